@@ -1,0 +1,3 @@
+from edgecodec.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Runtime backends for the float transforms (the integer path is shared by all)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import Tensor
+
+from .checkpoint import load_model
+from .codec.codec import model_id
+from .codec.models.dkic import DKIC
+
+
+@dataclass
+class Backend:
+    """A loaded model plus the analysis/synthesis callables of one runtime."""
+
+    model: DKIC
+    model_id: bytes
+    analysis: Callable[[Tensor], Tensor] | None = None
+    synthesis: Callable[[Tensor], Tensor] | None = None
+
+
+def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
+    """Load the model and wrap its transforms for the named runtime."""
+    model = load_model(model_spec)
+    backend = Backend(model, model_id(model))
+    if name == "torch":
+        return backend
+    raise ValueError(f"backend {name!r} is not available yet")

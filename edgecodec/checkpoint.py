@@ -1,0 +1,109 @@
+"""Loading and saving models: checkpoints carry their configuration.
+
+A model is named by a checkpoint path, by a registered configuration name
+(untrained, deterministic initial weights: for development and tests), or by
+nothing, which means the trained starter model shipped inside the package.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from .codec.models.config import REGISTRY, CodecConfig, get_config
+from .codec.models.dkic import DKIC
+
+CHECKPOINT_FORMAT = "edgecodec-checkpoint"
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dkic-small.pt"
+DEFAULT_CONFIG = "dkic-small"
+
+
+class ModelLoadError(ValueError):
+    """A model could not be found or read."""
+
+
+def init_model(config: CodecConfig, seed: int = 0) -> DKIC:
+    """Deterministic untrained model, calibrated and frozen so that it can code."""
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    model = DKIC(config)
+    calibrate(model, torch.rand(2, 3, 128, 128).mul(0.5).add(0.25))
+    torch.random.set_rng_state(gen_state)
+    model.eval().update()
+    return model
+
+
+@torch.no_grad()
+def calibrate(model: DKIC, images: torch.Tensor) -> None:
+    """Let the integer layers' observers see data (for models that never trained)."""
+    was_training = model.training
+    model.train()
+    levels = torch.linspace(0, model.config.quality_levels - 1, images.shape[0])
+    model(images, levels)
+    model.train(was_training)
+
+
+def save_checkpoint(path: str | Path, model: DKIC, extra: dict | None = None) -> None:
+    """Atomically write {config, model state, extra} to ``path``."""
+    payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": model.state_dict()}
+    payload.update(extra or {})
+    atomic_torch_save(payload, Path(path))
+
+
+def atomic_torch_save(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint dict (tensors only, no code execution)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelLoadError(f"model file {path} does not exist") from None
+    except Exception as e:  # torch raises many types for foreign files
+        raise ModelLoadError(f"{path} is not an edgecodec checkpoint ({type(e).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ModelLoadError(f"{path} is not an edgecodec checkpoint")
+    return payload
+
+
+def from_checkpoint(path: str | Path) -> DKIC:
+    """Model ready to code, from a checkpoint file (its config travels inside)."""
+    payload = read_checkpoint(path)
+    try:
+        model = DKIC(CodecConfig.from_dict(payload["config"]))
+        model.load_state_dict(payload["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({e})") from None
+    model.eval()
+    if not bool(model.hyper_synthesis.out.requant.frozen):
+        model.update()
+    return model
+
+
+def load_model(spec: str | None = None) -> DKIC:
+    """Model from a path, a registered configuration name, or the embedded default (None)."""
+    if spec is None:
+        if DEFAULT_WEIGHTS.exists():
+            return from_checkpoint(DEFAULT_WEIGHTS)
+        warnings.warn("no trained starter model is installed: using deterministic untrained weights")
+        return init_model(get_config(DEFAULT_CONFIG))
+    if Path(spec).exists():
+        return from_checkpoint(spec)
+    if spec in REGISTRY:
+        return init_model(get_config(spec))
+    raise ModelLoadError(f"no model {spec!r}: not a file and not one of {', '.join(sorted(REGISTRY))}")

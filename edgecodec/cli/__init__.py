@@ -1,0 +1,1 @@
+"""The ``edgecodec`` command line."""

@@ -1,0 +1,74 @@
+"""``edgecodec encode``, ``decode`` and ``info``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="compress an image to .ecb", description="Compress an image to an .ecb file.")
+    p.add_argument("input", help="image file (PNG, JPEG, ...; 8/16-bit, gray, RGB or RGBA)")
+    p.add_argument("-o", "--output", required=True, help="output .ecb file")
+    p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100, higher is better (default 50)")
+    p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="float transforms' runtime")
+    p.set_defaults(run=run_encode)
+
+    p = sub.add_parser("decode", help="decompress .ecb to PNG", description="Decompress an .ecb file to PNG.")
+    p.add_argument("input", help=".ecb file")
+    p.add_argument("-o", "--output", required=True, help="output PNG file")
+    p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="float transforms' runtime")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (decompression-bomb guard)")
+    p.set_defaults(run=run_decode)
+
+    p = sub.add_parser("info", help="print an .ecb header as JSON", description="Print an .ecb header as JSON.")
+    p.add_argument("input", help=".ecb file")
+    p.set_defaults(run=run_info)
+
+
+def _read_bytes(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return p.read_bytes()
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from ..backends import load_backend
+    from ..codec import codec
+    from ..imageio import read_image, write_atomic
+
+    image = read_image(args.input)
+    backend = load_backend(args.model, args.backend)
+    data = codec.encode(backend.model, image, args.quality, backend.analysis, backend.model_id)
+    write_atomic(args.output, data)
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from ..backends import load_backend
+    from ..codec import bitstream, codec
+    from ..imageio import write_png
+
+    data = _read_bytes(args.input)
+    bitstream.read_header(data, args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)  # fail fast, before loading a model
+    backend = load_backend(args.model, args.backend)
+    image = codec.decode(backend.model, data, backend.synthesis, backend.model_id,
+                         args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)
+    write_png(args.output, image)
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..codec import bitstream
+
+    data = _read_bytes(args.input)
+    header, z, y = bitstream.unpack(data)
+    info = header.to_json() | {"bytes": len(data), "z_bytes": len(z), "y_bytes": len(y),
+                               "bpp": round(8 * len(data) / (header.width * header.height), 5)}
+    print(json.dumps(info, indent=2))
+    return 0

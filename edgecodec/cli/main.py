@@ -1,0 +1,47 @@
+"""Entry point: ``edgecodec <command> ...``; every failure is one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import warnings
+
+from . import coding, demo, training
+
+COMMANDS = (coding, demo, training)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgecodec", description="Learned image compression for edge cameras.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"edgecodec: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _warning_line
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("edgecodec: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, KeyError, RuntimeError) as e:
+        if os.environ.get("EDGECODEC_DEBUG"):
+            traceback.print_exc()
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"edgecodec: error: {msg}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line, the traceback only on request
+        if os.environ.get("EDGECODEC_DEBUG"):
+            traceback.print_exc()
+        print(f"edgecodec: error: internal error ({type(e).__name__}: {e}); set EDGECODEC_DEBUG=1 for details",
+              file=sys.stderr)
+        return 1

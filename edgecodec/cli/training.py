@@ -1,0 +1,39 @@
+"""``edgecodec train``."""
+from __future__ import annotations
+
+import argparse
+
+from ..train.loop import TrainOptions
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (resumes from OUT/last.pt)",
+                       description="Rate-distortion training on a folder of photos; resumable; "
+                                   "multi-GPU with torchrun.")
+    d = TrainOptions(data="", out="")
+    p.add_argument("data", help="folder of training images (never the test set)")
+    p.add_argument("--out", required=True, help="run folder for checkpoints and log.csv")
+    p.add_argument("--config", default=d.config, help="registered model configuration")
+    p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
+    p.add_argument("--batch", type=int, default=d.batch, help="crops per step (per GPU)")
+    p.add_argument("--crop", type=int, default=d.crop, help="crop size in pixels (multiple of 64)")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--lr-final", type=float, default=d.lr_final, help="learning rate at the last step")
+    p.add_argument("--metric", choices=("mse", "ms-ssim"), default=d.metric, help="distortion measure")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=d.device, help="training device")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints")
+    p.add_argument("--threads", type=int, default=d.threads, help="CPU threads (0: PyTorch's default)")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tuning)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.loop import train
+
+    if args.crop % 64:
+        raise ValueError("--crop must be a multiple of 64")
+    opts = TrainOptions(**{k: getattr(args, k) for k in TrainOptions.__dataclass_fields__})
+    path = train(opts)
+    print(f"checkpoint: {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Model configurations, transforms, entropy model and the DKIC codec model."""

@@ -1,0 +1,172 @@
+"""DKIC: the dynamic-kernel learned image codec.
+
+    x ─► analysis ─► y ─×gain─► y_g ─► hyper-analysis ─► z ─round─► z^ ──(factorized prior)──► bits
+                                 │                                  │
+                                 │                        integer hyper-synthesis
+                                 │                                  ▼
+                                 └──────────► context model (channel, then spatial) ──► y^_g ──► bits
+    x^ ◄─ synthesis ◄─ ×inverse gain ◄─ y^_g
+
+``forward()`` is the differentiable training model (noise for the rate, straight-
+through rounding for the reconstruction). ``compress()`` / ``decompress()``
+turn a padded image tensor into symbol streams and back, calling the rANS
+coder; they need ``update()`` first (frozen integer layers, CDF tables).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..entropy import gaussian, rans
+from ..entropy.factorized import FactorizedPrior
+from ..layers.quant import IntConv2d, IntRequant, round_ste
+from .config import CodecConfig
+from .context import MEAN_UNIT, ContextModel
+from .gain import QualityGain
+from .hyper_synthesis import HyperSynthesis
+from .transforms import AnalysisTransform, HyperAnalysis, SynthesisTransform
+
+PAD_MULTIPLE = 64
+
+
+class DKIC(nn.Module):
+    """The codec model for one configuration."""
+
+    def __init__(self, config: CodecConfig):
+        super().__init__()
+        self.config = config
+        self.analysis = AnalysisTransform(config)
+        self.synthesis = SynthesisTransform(config)
+        self.hyper_analysis = HyperAnalysis(config)
+        self.hyper_synthesis = HyperSynthesis(config)
+        self.context = ContextModel(config)
+        self.z_prior = FactorizedPrior(config.hyper_latent)
+        self.gain = QualityGain(config.quality_levels, config.latent, config.lambda_max / config.lambda_min)
+        z_cdf, z_len, z_off = torch.zeros(1, 3, dtype=torch.int32), torch.zeros(1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)
+        self.register_buffer("z_cdfs", z_cdf)
+        self.register_buffer("z_cdf_lengths", z_len)
+        self.register_buffer("z_offsets", z_off)
+        y_cdf, y_len, y_off = gaussian.scale_tables()
+        self.register_buffer("y_cdfs", y_cdf)
+        self.register_buffer("y_cdf_lengths", y_len)
+        self.register_buffer("y_offsets", y_off)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load weights; the z tables take the checkpoint's shape (they depend on the learned prior)."""
+        for key in ("z_cdfs", "z_cdf_lengths", "z_offsets"):
+            if key in state_dict:
+                setattr(self, key, torch.empty_like(state_dict[key]))
+        return super().load_state_dict(state_dict, strict, assign)
+
+    def lmbda(self, level: Tensor) -> Tensor:
+        """Rate-distortion trade-off for each level of the batch."""
+        lo, hi = self.config.lambda_min, self.config.lambda_max
+        return lo * (hi / lo) ** (level / (self.config.quality_levels - 1))
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: Tensor, level: Tensor) -> dict[str, Tensor]:
+        """Training/validation pass: reconstruction and likelihoods of y and z."""
+        gain, inverse = self.gain(level)
+        y = self.analysis(x) * gain
+        z = self.hyper_analysis(y)
+        z_noisy = z + gaussian.uniform_noise_like(z) if self.training else torch.round(z)
+        z_likelihood = self.z_prior.likelihood(z_noisy)
+        hyper = self.hyper_synthesis(round_ste(z))
+        y_likelihood = torch.ones_like(y)
+
+        def resolve(i, mask, index, mean):
+            lo = sum(self.context.slices[:i])
+            y_i = y[:, lo:lo + self.context.slices[i]]
+            residual = y_i - mean / MEAN_UNIT
+            noisy = residual + gaussian.uniform_noise_like(residual) if self.training else torch.round(residual)
+            lik = gaussian.likelihood(noisy, gaussian.scale_from_index(index))
+            where = torch.ones_like(lik, dtype=torch.bool) if mask is None else mask.expand_as(lik)
+            y_likelihood[:, lo:lo + y_i.shape[1]] = torch.where(where, lik, y_likelihood[:, lo:lo + y_i.shape[1]])
+            return round_ste(residual)
+
+        y_hat = self.context.code(hyper, resolve) / MEAN_UNIT
+        x_hat = self.synthesis(y_hat * inverse)
+        return {"x_hat": x_hat, "y_likelihood": y_likelihood, "z_likelihood": z_likelihood}
+
+    # ------------------------------------------------------------------ coding
+    @torch.no_grad()
+    def update(self) -> None:
+        """Freeze the integer networks and build the CDF tables (before coding or export)."""
+        for module in self.modules():
+            if isinstance(module, (IntConv2d, IntRequant)):
+                module.freeze()
+        cdfs, lengths, offsets = self.z_prior.tables()
+        self.z_cdfs, self.z_cdf_lengths, self.z_offsets = cdfs, lengths, offsets
+
+    def z_tables(self) -> tuple[Tensor, Tensor, Tensor]:
+        return self.z_cdfs, self.z_cdf_lengths, self.z_offsets
+
+    def y_tables(self) -> tuple[Tensor, Tensor, Tensor]:
+        return self.y_cdfs, self.y_cdf_lengths, self.y_offsets
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, level: float, transform=None) -> tuple[bytes, bytes, tuple[int, int]]:
+        """Padded image (1, 3, H, W), H and W multiples of 64 -> (z bytes, y bytes, z shape).
+
+        ``transform`` optionally replaces the float analysis (for exported backends).
+        """
+        lv = torch.tensor([level], dtype=x.dtype, device=x.device)
+        y = (transform or self.analysis)(x) * self.gain(lv)[0]
+        z = self.hyper_analysis(y)
+        z_sym = torch.round(z).double()
+        z_idx = torch.arange(z.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(z)
+        z_bytes = rans.encode(_i32(z_sym), _i32(z_idx), *_np(self.z_tables()))
+        hyper = self.hyper_synthesis(z_sym)
+        y = y.double()
+        symbols, indexes = [], []
+
+        def resolve(i, mask, index, mean):
+            lo = sum(self.context.slices[:i])
+            s = torch.round(y[:, lo:lo + self.context.slices[i]] - mean / MEAN_UNIT)
+            sel = torch.ones_like(s, dtype=torch.bool) if mask is None else mask.expand_as(s)
+            symbols.append(s[sel])
+            indexes.append(index[sel])
+            return s
+
+        self.context.code(hyper, resolve)
+        y_bytes = rans.encode(_i32(torch.cat(symbols)), _i32(torch.cat(indexes)), *_np(self.y_tables()))
+        return z_bytes, y_bytes, (z.shape[2], z.shape[3])
+
+    @torch.no_grad()
+    def decode_latent(self, z_bytes: bytes, y_bytes: bytes, z_shape: tuple[int, int]) -> Tensor:
+        """Entropy-decode the latent y^_g (1, M, H/16, W/16) in float64; raises ValueError if corrupt."""
+        zh, zw = z_shape
+        c = self.config.hyper_latent
+        z_idx = torch.arange(c, dtype=torch.int32).view(1, -1, 1, 1).expand(1, c, zh, zw)
+        zdec = rans.Decoder(z_bytes)
+        z_hat = torch.from_numpy(zdec.decode(_i32(z_idx), *_np(self.z_tables()))).double().view(1, c, zh, zw)
+        zdec.finish()
+        hyper = self.hyper_synthesis(z_hat)
+        ydec = rans.Decoder(y_bytes)
+        tables = _np(self.y_tables())
+
+        def resolve(i, mask, index, mean):
+            sel = torch.ones_like(index, dtype=torch.bool) if mask is None else mask.expand_as(index)
+            s = torch.zeros_like(index)
+            s[sel] = torch.from_numpy(ydec.decode(_i32(index[sel]), *tables)).double()
+            return s
+
+        y_hat = self.context.code(hyper, resolve)
+        ydec.finish()
+        return y_hat / MEAN_UNIT
+
+    @torch.no_grad()
+    def reconstruct(self, y_hat: Tensor, level: float, transform=None) -> Tensor:
+        """Float synthesis of a decoded latent at a quality level -> image in [0, 1]."""
+        lv = torch.tensor([level], dtype=torch.float32, device=y_hat.device)
+        x_hat = (transform or self.synthesis)(y_hat.float() * self.gain(lv)[1])
+        return x_hat.clamp(0, 1)
+
+
+def _i32(t: Tensor):
+    return t.reshape(-1).to(torch.int32).contiguous().cpu().numpy()
+
+
+def _np(tables: tuple[Tensor, ...]):
+    return tuple(t.contiguous().cpu().numpy() for t in tables)
+

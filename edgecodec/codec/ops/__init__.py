@@ -1,0 +1,1 @@
+"""Sampling operators of the dynamic kernel (float reference and integer variant)."""

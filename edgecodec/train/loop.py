@@ -1,0 +1,159 @@
+"""The rate-distortion training loop: variable rate, resumable, single or multi GPU.
+
+loss = lambda(level) * 255^2 * MSE + bpp   (or lambda * 255^2 * (1 - MS-SSIM) / 32-ish with --metric ms-ssim)
+
+A gain level (hence a quality) is drawn per sample, so one checkpoint covers
+the whole quality range. Checkpoints hold model, optimizer, step and RNG
+states and are written atomically; ``train()`` resumes from ``last.pt``.
+Multi-GPU runs use torchrun (DistributedDataParallel).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..checkpoint import atomic_torch_save, read_checkpoint
+from ..codec.models.config import CodecConfig, get_config
+from ..codec.models.dkic import DKIC
+from .data import CropSampler
+from ..metrics import ms_ssim
+
+
+@dataclass
+class TrainOptions:
+    """Command-line options of ``edgecodec train``."""
+
+    data: str
+    out: str
+    config: str = "dkic-small"
+    steps: int = 100_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 2e-4
+    lr_final: float = 2e-5
+    metric: str = "mse"
+    device: str = "cpu"
+    seed: int = 0
+    checkpoint_every: int = 250
+    threads: int = 0
+    init: str | None = None
+
+
+def rd_loss(model: DKIC, x: torch.Tensor, level: torch.Tensor, metric: str) -> dict[str, torch.Tensor]:
+    """Per-batch loss and its parts (bpp from likelihoods, distortion)."""
+    out = model(x, level)
+    pixels = x.shape[2] * x.shape[3]
+    bits = -(out["y_likelihood"].log2().sum((1, 2, 3)) + out["z_likelihood"].log2().sum((1, 2, 3)))
+    bpp = bits / pixels
+    mse = (out["x_hat"] - x).pow(2).mean((1, 2, 3))
+    lam = model.lmbda(level) if not hasattr(model, "module") else model.module.lmbda(level)
+    if metric == "ms-ssim":
+        dist_term = lam * 255 ** 2 / 32 * (1 - ms_ssim(out["x_hat"].clamp(0, 1), x))
+    else:
+        dist_term = lam * 255 ** 2 * mse
+    loss = (dist_term + bpp).mean()
+    psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()
+    return {"loss": loss, "bpp": bpp.mean(), "mse": mse.mean(), "psnr": psnr}
+
+
+def learning_rate(step: int, opts: TrainOptions) -> float:
+    """Cosine decay from lr to lr_final over the run, after a short warm-up."""
+    warm = min(1.0, (step + 1) / 500)
+    t = min(step / max(opts.steps, 1), 1.0)
+    return warm * (opts.lr_final + 0.5 * (opts.lr - opts.lr_final) * (1 + math.cos(math.pi * t)))
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.random.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.random.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run (or resume) training; returns the path of the last checkpoint."""
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    rank = 0
+    if distributed:
+        dist.init_process_group("nccl" if opts.device == "cuda" else "gloo")
+        rank = dist.get_rank()
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if opts.device == "cuda" else "cpu")
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    out = Path(opts.out)
+    last = out / "last.pt"
+    torch.manual_seed(opts.seed + rank)
+    random.seed(opts.seed + rank)
+    config = get_config(opts.config)
+    state = read_checkpoint(last) if last.exists() else None
+    if state is not None:
+        config = CodecConfig.from_dict(state["config"])
+    model = DKIC(config).to(device)
+    if state is None and opts.init:
+        init = read_checkpoint(opts.init)
+        model.load_state_dict(init["model"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, fused=device.type == "cpu" or None)
+    step = 0
+    rng = np.random.default_rng(opts.seed + rank)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        _set_rng_state(state["rng"])
+        rng.bit_generator.state = state["sampler_rng"]
+    model.train()
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    sampler = CropSampler(opts.data, opts.crop)
+    log_path = out / "log.csv"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        new_log = not log_path.exists()
+        log_file = open(log_path, "a", newline="")
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["step", "time", "lr", "loss", "bpp", "mse", "psnr"])
+    bar = tqdm(total=opts.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
+    start = time.time()
+    while step < opts.steps:
+        lr = learning_rate(step, opts)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = sampler.batch(opts.batch, rng).to(device)
+        level = torch.from_numpy(rng.uniform(0, config.quality_levels - 1, opts.batch)).float().to(device)
+        parts = rd_loss(net, x, level, opts.metric)
+        optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        if rank == 0:
+            vals = {k: float(v) for k, v in parts.items()}
+            bar.update(1)
+            bar.set_postfix(loss=f"{vals['loss']:.3f}", bpp=f"{vals['bpp']:.3f}", psnr=f"{vals['psnr']:.2f}")
+            log.writerow([step, f"{time.time() - start:.1f}", f"{lr:.3g}"] +
+                         [f"{vals[k]:.5g}" for k in ("loss", "bpp", "mse", "psnr")])
+            if step % opts.checkpoint_every == 0 or step == opts.steps:
+                log_file.flush()
+                atomic_torch_save({
+                    "format": "edgecodec-checkpoint", "config": config.to_dict(), "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
+                    "sampler_rng": rng.bit_generator.state, "options": asdict(opts),
+                }, last)
+    if rank == 0:
+        bar.close()
+        log_file.close()
+    if distributed:
+        dist.destroy_process_group()
+    return last
