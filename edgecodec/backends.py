@@ -27,4 +27,11 @@ def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
     backend = Backend(model, model_id(model))
     if name == "torch":
         return backend
-    raise ValueError(f"backend {name!r} is not available yet")
+    if name == "onnxruntime":
+        from .runtime_onnx import onnx_paths, session_transform
+
+        paths = onnx_paths(model, backend.model_id)
+        backend.analysis = session_transform(paths["analysis"])
+        backend.synthesis = session_transform(paths["synthesis"])
+        return backend
+    raise ValueError(f"unknown backend {name!r} (choose torch or onnxruntime)")

@@ -7,9 +7,9 @@ import sys
 import traceback
 import warnings
 
-from . import coding, demo, training
+from . import bench, coding, demo, training
 
-COMMANDS = (coding, demo, training)
+COMMANDS = (coding, demo, bench, training)
 
 
 def build_parser() -> argparse.ArgumentParser:

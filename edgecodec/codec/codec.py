@@ -59,7 +59,7 @@ def encode(model: DKIC, image: np.ndarray, quality: float, analysis: Transform |
     quality = round(float(quality), 2)
     level = quality_to_level(quality, model.config.quality_levels)
     x = image_to_tensor(image)
-    z, y, _ = model.compress(x, level, analysis)
+    z, y, _ = model.compress(x.to(model.z_cdfs.device), level, analysis)
     header = bitstream.Header(width=image.shape[1], height=image.shape[0], quality=quality,
                               model_id=mid or model_id(model))
     return bitstream.pack(header, z, y)

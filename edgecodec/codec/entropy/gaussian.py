@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,6 +17,7 @@ from .tables import pack_cdfs, pmf_to_cdf
 
 SCALE_MIN, SCALE_MAX, NUM_SCALES = 0.11, 256.0, 64
 TAIL_MASS = 1e-9
+TAIL_Z = 6.109410204869  # standard-normal quantile of 1 - TAIL_MASS / 2
 LIKELIHOOD_BOUND = 1e-9
 _LOG_STEP = math.log(SCALE_MAX / SCALE_MIN) / (NUM_SCALES - 1)
 
@@ -36,19 +38,32 @@ def likelihood(residual: Tensor, scale: Tensor) -> Tensor:
     return p.clamp_min(LIKELIHOOD_BOUND)
 
 
-def scale_tables() -> tuple[Tensor, Tensor, Tensor]:
-    """Integer CDF tables of the discretised Gaussians: (cdfs, cdf_lengths, offsets), int32."""
+def table_scales() -> np.ndarray:
+    """The NUM_SCALES log-spaced scales, float64."""
+    return SCALE_MIN * np.exp(np.arange(NUM_SCALES) * _LOG_STEP)
+
+
+def scale_tables_np() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer CDF tables of the discretised Gaussians (numpy int32: cdfs, cdf_lengths, offsets).
+
+    Probabilities come from upper tails (erfc), which stay accurate far from the mean.
+    """
     cdfs, offsets = [], []
-    tail_z = 6.109410204869  # standard-normal quantile of 1 - TAIL_MASS / 2
-    for i in range(NUM_SCALES):
-        s = SCALE_MIN * math.exp(i * _LOG_STEP)
-        r = int(math.ceil(s * tail_z))
-        k = torch.arange(-r, r + 1, dtype=torch.float64)
-        pmf = (_std_normal_cdf((k + 0.5) / s) - _std_normal_cdf((k - 0.5) / s)).numpy()
-        cdfs.append(pmf_to_cdf(pmf, float(max(1.0 - pmf.sum(), 0.0))))
+    for s in table_scales():
+        r = int(math.ceil(s * TAIL_Z))
+        upper = np.array([0.5 * math.erfc((k - 0.5) / (s * math.sqrt(2))) for k in range(r + 2)])
+        half = upper[:-1] - upper[1:]  # P(k) for k = 0..r
+        half[0] = 1.0 - 2.0 * upper[1]
+        pmf = np.concatenate([half[:0:-1], half])
+        cdfs.append(pmf_to_cdf(pmf, 2.0 * upper[-1]))
         offsets.append(-r)
     table, lengths = pack_cdfs(cdfs)
-    return torch.from_numpy(table), torch.from_numpy(lengths), torch.tensor(offsets, dtype=torch.int32)
+    return table, lengths, np.array(offsets, dtype=np.int32)
+
+
+def scale_tables() -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`scale_tables_np` as torch tensors (model buffers)."""
+    return tuple(torch.from_numpy(a) for a in scale_tables_np())
 
 
 def uniform_noise_like(x: Tensor) -> Tensor:

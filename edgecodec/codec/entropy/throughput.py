@@ -12,30 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from .gaussian import scale_tables_np, table_scales
 from .rans import PRECISION, Decoder, encode
-from .tables import pack_cdfs, pmf_to_cdf
-
-NUM_SCALES, SCALE_MIN, SCALE_MAX = 64, 0.11, 256.0
-TAIL_Z = 6.109410204869  # standard-normal quantile of 1 - 1e-9 / 2
-
-
-def gaussian_tables(
-    num: int = NUM_SCALES,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """(scales, cdfs, cdf_lengths, offsets) of discretised zero-mean Gaussians."""
-    scales = SCALE_MIN * (SCALE_MAX / SCALE_MIN) ** (np.arange(num) / (num - 1))
-    cdfs, offsets = [], []
-    for s in scales:
-        r = int(math.ceil(s * TAIL_Z))
-        upper = np.array([0.5 * math.erfc((k - 0.5) / (s * math.sqrt(2))) for k in range(r + 2)])
-        half = upper[:-1] - upper[1:]  # P(k) for k = 0..r, from upper tails (accurate)
-        half[0] = 1.0 - 2.0 * upper[1]
-        pmf = np.concatenate([half[:0:-1], half])
-        cdfs.append(pmf_to_cdf(pmf, 2.0 * upper[-1], PRECISION))
-        offsets.append(-r)
-    table, lengths = pack_cdfs(cdfs)
-    return scales, table, lengths, np.array(offsets, dtype=np.int32)
-
 
 def _best_time(fn: Callable[[], object], repeats: int) -> float:
     best = math.inf
@@ -49,7 +27,8 @@ def _best_time(fn: Callable[[], object], repeats: int) -> float:
 def coder_throughput(n_symbols: int = 2_000_000, seed: int = 0, repeats: int = 5) -> dict[str, float]:
     """Encode/decode speed (M values/s, best of ``repeats``, one thread) and size vs ideal."""
     rng = np.random.default_rng(seed)
-    scales, cdfs, lengths, offsets = gaussian_tables()
+    scales = table_scales()
+    cdfs, lengths, offsets = scale_tables_np()
     indexes = rng.integers(0, len(scales), n_symbols).astype(np.int32)
     symbols = np.rint(rng.standard_normal(n_symbols) * scales[indexes]).astype(np.int32)
 

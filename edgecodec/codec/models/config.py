@@ -77,6 +77,12 @@ register(CodecConfig(
     hyper_width=96, hyper_latent=64, hyper_features=96,
     slices=(16, 16, 32, 64, 64), spatial=(True, True, True, True, True), block="conv",
 ))
+register(CodecConfig(  # for tests and golden files: seconds to build, milliseconds to run
+    name="dkic-tiny", width=32, latent=64, depths=(1, 1, 0), groups=2,
+    hyper_width=32, hyper_latent=16, hyper_features=32,
+    slices=(8, 8, 16, 32), spatial=(True, True, True, False),
+    context_width=32, aggregate_width=32,
+))
 register(CodecConfig(
     name="dkic-full", width=192, latent=320, depths=(2, 2, 2), groups=8,
     hyper_width=192, hyper_latent=192, hyper_features=192,

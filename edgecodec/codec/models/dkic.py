@@ -95,8 +95,8 @@ class DKIC(nn.Module):
         for module in self.modules():
             if isinstance(module, (IntConv2d, IntRequant)):
                 module.freeze()
-        cdfs, lengths, offsets = self.z_prior.tables()
-        self.z_cdfs, self.z_cdf_lengths, self.z_offsets = cdfs, lengths, offsets
+        self.z_cdfs, self.z_cdf_lengths, self.z_offsets = self.z_prior.tables()
+        self.y_cdfs, self.y_cdf_lengths, self.y_offsets = gaussian.scale_tables()
 
     def z_tables(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.z_cdfs, self.z_cdf_lengths, self.z_offsets
@@ -105,16 +105,17 @@ class DKIC(nn.Module):
         return self.y_cdfs, self.y_cdf_lengths, self.y_offsets
 
     @torch.no_grad()
-    def compress(self, x: Tensor, level: float, transform=None) -> tuple[bytes, bytes, tuple[int, int]]:
-        """Padded image (1, 3, H, W), H and W multiples of 64 -> (z bytes, y bytes, z shape).
+    def compress(self, x: Tensor, level: float, transform=None) -> tuple[bytes, bytes, Tensor]:
+        """Padded image (1, 3, H, W), H and W multiples of 64 -> (z bytes, y bytes, coded latent).
 
         ``transform`` optionally replaces the float analysis (for exported backends).
+        The coded latent equals what ``decode_latent`` returns on any device.
         """
         lv = torch.tensor([level], dtype=x.dtype, device=x.device)
-        y = (transform or self.analysis)(x) * self.gain(lv)[0]
+        y = (transform or self.analysis)(x).to(lv) * self.gain(lv)[0]
         z = self.hyper_analysis(y)
         z_sym = torch.round(z).double()
-        z_idx = torch.arange(z.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(z)
+        z_idx = torch.arange(z.shape[1], dtype=torch.int32, device=z.device).view(1, -1, 1, 1).expand_as(z)
         z_bytes = rans.encode(_i32(z_sym), _i32(z_idx), *_np(self.z_tables()))
         hyper = self.hyper_synthesis(z_sym)
         y = y.double()
@@ -128,18 +129,20 @@ class DKIC(nn.Module):
             indexes.append(index[sel])
             return s
 
-        self.context.code(hyper, resolve)
+        y_hat = self.context.code(hyper, resolve)
         y_bytes = rans.encode(_i32(torch.cat(symbols)), _i32(torch.cat(indexes)), *_np(self.y_tables()))
-        return z_bytes, y_bytes, (z.shape[2], z.shape[3])
+        return z_bytes, y_bytes, y_hat / MEAN_UNIT
 
     @torch.no_grad()
     def decode_latent(self, z_bytes: bytes, y_bytes: bytes, z_shape: tuple[int, int]) -> Tensor:
         """Entropy-decode the latent y^_g (1, M, H/16, W/16) in float64; raises ValueError if corrupt."""
         zh, zw = z_shape
         c = self.config.hyper_latent
+        device = self.z_cdfs.device
         z_idx = torch.arange(c, dtype=torch.int32).view(1, -1, 1, 1).expand(1, c, zh, zw)
         zdec = rans.Decoder(z_bytes)
         z_hat = torch.from_numpy(zdec.decode(_i32(z_idx), *_np(self.z_tables()))).double().view(1, c, zh, zw)
+        z_hat = z_hat.to(device)
         zdec.finish()
         hyper = self.hyper_synthesis(z_hat)
         ydec = rans.Decoder(y_bytes)
@@ -148,7 +151,7 @@ class DKIC(nn.Module):
         def resolve(i, mask, index, mean):
             sel = torch.ones_like(index, dtype=torch.bool) if mask is None else mask.expand_as(index)
             s = torch.zeros_like(index)
-            s[sel] = torch.from_numpy(ydec.decode(_i32(index[sel]), *tables)).double()
+            s[sel] = torch.from_numpy(ydec.decode(_i32(index[sel]), *tables)).double().to(device)
             return s
 
         y_hat = self.context.code(hyper, resolve)

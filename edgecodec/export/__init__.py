@@ -1,0 +1,1 @@
+"""Export of the float transforms (ONNX now; Q/DQ and TensorRT with the edge-export work)."""
