@@ -6,8 +6,7 @@ nothing, which means the trained starter model shipped inside the package.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import warnings
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 
 from .codec.models.config import REGISTRY, CodecConfig, get_config
 from .codec.models.dkic import DKIC
+from .imageio import write_atomic
 
 CHECKPOINT_FORMAT = "edgecodec-checkpoint"
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dkic-small.pt"
@@ -54,18 +54,11 @@ def save_checkpoint(path: str | Path, model: DKIC, extra: dict | None = None) ->
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename."""
+    """torch.save, written atomically (temporary file, fsync, rename)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, buf.getvalue())
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -88,7 +81,8 @@ def from_checkpoint(path: str | Path) -> DKIC:
         model = DKIC(CodecConfig.from_dict(payload["config"]))
         model.load_state_dict(payload["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({e})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({first[:200]})") from None
     model.eval()
     if not bool(model.hyper_synthesis.out.requant.frozen):
         model.update()

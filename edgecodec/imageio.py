@@ -11,6 +11,8 @@ import numpy as np
 
 MAX_INPUT_BYTES = 1 << 30
 
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # silent: OpenCV's own stderr lines would break the one-line error rule
+
 
 class ImageReadError(ValueError):
     """The input is not a readable image."""

@@ -81,16 +81,18 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(capsys):
-    """Run ``edgecodec`` in-process: cli("decode", "x.ecb", "-o", "y.png") -> CliResult."""
+def cli(capfd):
+    """Run ``edgecodec`` in-process: cli("decode", "x.ecb", "-o", "y.png") -> CliResult.
+
+    Captures the file descriptors, so output of native libraries (OpenCV, torch) counts too."""
 
     def run(*argv) -> CliResult:
-        capsys.readouterr()
+        capfd.readouterr()
         try:
             rc = main([str(a) for a in argv])
         except SystemExit as e:  # argparse usage errors
             rc = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
+        out, err = capfd.readouterr()
         return CliResult(rc, out, err)
 
     return run

@@ -22,12 +22,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output PNG file")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     p.add_argument("--backend", choices=BACKENDS, default="torch", help="float transforms' runtime")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (decompression-bomb guard)")
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
+                   help="refuse larger images (decompression-bomb guard; default 16.7 million)")
     p.set_defaults(run=run_decode)
 
     p = sub.add_parser("info", help="print an .ecb header as JSON", description="Print an .ecb header as JSON.")
     p.add_argument("input", help=".ecb file")
     p.set_defaults(run=run_info)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
 
 
 def _read_bytes(path: str) -> bytes:
@@ -67,7 +75,7 @@ def run_info(args: argparse.Namespace) -> int:
     from ..codec import bitstream
 
     data = _read_bytes(args.input)
-    header, z, y = bitstream.unpack(data)
+    header, z, y = bitstream.unpack(data, max_pixels=bitstream.MAX_SIDE ** 2)
     info = header.to_json() | {"bytes": len(data), "z_bytes": len(z), "y_bytes": len(y),
                                "bpp": round(8 * len(data) / (header.width * header.height), 5)}
     print(json.dumps(info, indent=2))

@@ -12,8 +12,15 @@ from . import bench, coding, demo, training
 COMMANDS = (coding, demo, bench, training)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one ``edgecodec: error:`` line (exit status 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"edgecodec: error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgecodec", description="Learned image compression for edge cameras.")
+    parser = OneLineParser(prog="edgecodec", description="Learned image compression for edge cameras.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)

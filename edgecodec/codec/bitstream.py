@@ -55,6 +55,8 @@ def pack(header: Header, z: bytes, y: bytes) -> bytes:
         raise BitstreamError(f"image size {header.width}x{header.height} outside 1..{MAX_SIDE}")
     if len(header.model_id) != 16:
         raise BitstreamError("model id must be 16 bytes")
+    if not 0.0 <= header.quality <= 100.0:  # also rejects NaN
+        raise BitstreamError(f"quality {header.quality} outside 0..100")
     q = int(round(header.quality * 100))
     if not 0 <= q <= 10000:
         raise BitstreamError(f"quality {header.quality} outside 0..100")

@@ -47,7 +47,7 @@ def round_ste(x: Tensor) -> Tensor:
 
 
 def requant_params(ratio: Tensor) -> tuple[Tensor, Tensor]:
-    """Integer (mult, shift) with mult / 2**shift ~= ratio, mult in [2**14, 2**15)."""
+    """Integer (mult, shift) with mult / 2**shift ~= ratio, mult in [2**15, 2**16]."""
     ratio = ratio.double()
     if not torch.all(ratio > 0):
         raise ValueError("requantisation ratio must be positive")

@@ -43,9 +43,10 @@ class SliceContext(nn.Module):
         prev = sum(config.slices[:index])
         cw, aw = config.context_width, config.aggregate_width
         self.spatial = config.spatial[index]
-        self.channel = nn.ModuleList([IntConv2d(prev, cw, 3), IntConv2d(cw, cw, 3)]) if prev else None
-        self.space = IntConv2d(ch, min(2 * ch, cw), 5) if self.spatial else None
-        cin = config.hyper_features + (cw if prev else 0) + (min(2 * ch, cw) if self.spatial else 0)
+        sw = min(2 * ch, cw // 2)
+        self.channel = nn.ModuleList([IntConv2d(prev, cw, 3), IntConv2d(cw, cw, 1)]) if prev else None
+        self.space = IntConv2d(ch, sw, 5) if self.spatial else None
+        cin = config.hyper_features + (cw if prev else 0) + (sw if self.spatial else 0)
         self.aggregate = nn.ModuleList([IntConv2d(cin, aw, 1), IntConv2d(aw, aw, 1)])
         self.index_head = IntConv2d(aw, ch, 1, lo=0, hi=NUM_SCALES - 1, fixed_scale=1.0)
         self.mean_head = IntConv2d(aw, ch, 1, lo=-SIGNED_MAX, hi=SIGNED_MAX, fixed_scale=1.0 / MEAN_UNIT)

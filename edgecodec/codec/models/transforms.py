@@ -1,7 +1,7 @@
 """Float analysis, synthesis and hyper-analysis transforms.
 
     analysis   x(3) ─conv5/2─GELU─ N ─conv3/2─[B x d0]─ N ─conv3/2─[B x d1]─ N ─conv3/2─[B x d2]─► y (M, 1/16)
-    synthesis  y ─[B x d2]─up─[B x d1]─up─[B x d0]─up─GELU─up─► x̂ (3)
+    synthesis  y ─[B x d2]─up─[B x d1]─up─[B x d0]─up(N/2)─GELU─up─► x̂ (3)
     hyper-analysis  y ─conv3─GELU─conv3/2─GELU─[B]─conv3/2─► z (1/64)
 
 B is a dynamic-kernel block (or the conv ablation block); "up" is a 3x3
@@ -49,8 +49,8 @@ class SynthesisTransform(nn.Sequential):
         super().__init__(
             *_blocks(config, m, d2), _up(m, n),
             *_blocks(config, n, d1), _up(n, n),
-            *_blocks(config, n, d0), _up(n, n), nn.GELU(),
-            _up(n, 3),
+            *_blocks(config, n, d0), _up(n, n // 2), nn.GELU(),
+            _up(n // 2, 3),
         )
 
 

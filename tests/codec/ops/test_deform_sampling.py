@@ -69,3 +69,12 @@ def test_zero_offsets_equal_depthwise_box_filter():
     got = deform_sample(x, off, mask, groups=2)
     box = torch.nn.functional.conv2d(x, torch.full((4, 1, 3, 3), 1 / 9, dtype=torch.float64), padding=1, groups=4)
     torch.testing.assert_close(got, box)
+
+
+def test_gradients_match_finite_differences():
+    """Training backpropagates into value, offsets and mask through the operator."""
+    torch.manual_seed(0)
+    v = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    off = (torch.randn(1, 2 * 9 * 2, 5, 6, dtype=torch.float64) * 1.3).requires_grad_()
+    mask = torch.randn(1, 2 * 9, 5, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, c: deform_sample(a, b, c, 2), (v, off, mask))

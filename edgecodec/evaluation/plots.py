@@ -1,0 +1,152 @@
+"""Figures of the evaluation: rate-distortion plots and a visual comparison at equal bpp.
+
+Rendered with matplotlib's object API (no pyplot, no display needed) into PNG bytes, so
+the caller writes them atomically.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .baselines import Codec
+from .runner import Image, measure
+
+EDGECODEC_STYLE = {"color": "black", "linewidth": 2.8, "marker": "o", "markersize": 6, "zorder": 10}
+
+
+@dataclass
+class Series:
+    """One curve to draw; ``kind`` is 'edgecodec', 'baseline' or 'anchor'."""
+
+    label: str
+    bpp: list[float]
+    value: list[float]
+    kind: str
+
+
+@dataclass
+class Tile:
+    """One crop of the visual comparison."""
+
+    image: str
+    codec: str
+    label: str
+    pixels: np.ndarray
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def rd_plot(series: Sequence[Series], ylabel: str, title: str) -> bytes:
+    """PNG of bpp against a quality measure; edgecodec bold, anchors dashed."""
+    fig = _figure(8, 6)
+    ax = fig.add_subplot(1, 1, 1)
+    for s in series:
+        pts = [(b, v) for b, v in sorted(zip(s.bpp, s.value)) if np.isfinite(b) and np.isfinite(v)]
+        if not pts:
+            continue
+        x, y = zip(*pts)
+        if s.kind == "edgecodec":
+            ax.plot(x, y, label=s.label, **EDGECODEC_STYLE)
+        elif s.kind == "anchor":
+            ax.plot(x, y, label=s.label, linestyle="--", linewidth=1.2, marker=".", alpha=0.8)
+        else:
+            ax.plot(x, y, label=s.label, linewidth=1.6, marker="s", markersize=4)
+    ax.set_xlabel("bits per pixel (real file size)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _png(fig, 120)
+
+
+def detail_crop(image: np.ndarray, size: int) -> tuple[int, int, int]:
+    """(top, left, side) of the square crop with the most gradient energy (luma)."""
+    h, w = image.shape[:2]
+    side = min(size, h, w)
+    luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    energy = np.zeros((h, w))
+    energy[:, 1:] += np.abs(np.diff(luma, axis=1))
+    energy[1:, :] += np.abs(np.diff(luma, axis=0))
+    table = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    step = max(side // 4, 1)
+    best, where = -1.0, (0, 0)
+    for top in range(0, h - side + 1, step):
+        for left in range(0, w - side + 1, step):
+            total = (table[top + side, left + side] - table[top, left + side]
+                     - table[top + side, left] + table[top, left])
+            if total > best:
+                best, where = total, (top, left)
+    return where[0], where[1], side
+
+
+def closest_point(result: dict, image: str, target_bpp: float) -> tuple[float, dict]:
+    """(setting, per-image record) of ``result`` whose bpp on ``image`` is nearest in log ratio."""
+    options = [(p["setting"], r) for p in result["points"] for r in p["images"] if r["image"] == image]
+    return min(options, key=lambda o: abs(np.log(o[1]["bpp"] / target_bpp)))
+
+
+def pick_images(images: Sequence[Image], count: int) -> list[Image]:
+    """Up to ``count`` images spread evenly over the list."""
+    idx = sorted({round(i * (len(images) - 1) / max(count - 1, 1)) for i in range(min(count, len(images)))})
+    return [images[i] for i in idx]
+
+
+def _label(codec: Codec, setting: float, record: dict) -> str:
+    return (f"{codec.label} {codec.parameter[0]}={setting:g}\n"
+            f"{record['bpp']:.3f} bpp, {record['psnr']:.2f} dB")
+
+
+def visual_tiles(codecs: Sequence[Codec], results: dict[str, dict], images: Sequence[Image],
+                 quality: float, size: int = 192, count: int = 3) -> list[list[Tile]]:
+    """Rows of tiles: original, edgecodec at ``quality``, then each baseline at the
+    setting whose bpp on that image is closest to edgecodec's (codecs[0] is edgecodec)."""
+    rows = []
+    for name, image in pick_images(images, count):
+        top, left, side = detail_crop(image, size)
+
+        def crop(x: np.ndarray) -> np.ndarray:
+            return x[top:top + side, left:left + side]
+
+        ref, decoded = measure(codecs[0], name, image, quality)
+        row = [Tile(name, "original", f"original\n{name} at ({left}, {top})", crop(image)),
+               Tile(name, codecs[0].key, _label(codecs[0], quality, ref), crop(decoded))]
+        for c in codecs[1:]:
+            setting, _ = closest_point(results[c.key], name, ref["bpp"])
+            record, decoded = measure(c, name, image, setting)
+            row.append(Tile(name, c.key, _label(c, setting, record), crop(decoded)))
+        rows.append(row)
+    return rows
+
+
+def visual_grid(rows: Sequence[Sequence[Tile]], zoom: int = 2) -> bytes:
+    """PNG of the labelled crops, one image per row, pixels enlarged ``zoom`` times (nearest)."""
+    dpi = 100
+    side = max(t.pixels.shape[0] for row in rows for t in row)
+    cols = max(len(row) for row in rows)
+    tile_in = side * zoom / dpi
+    fig = _figure(cols * tile_in, len(rows) * (tile_in + 0.45))
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            ax = fig.add_subplot(len(rows), cols, r * cols + c + 1)
+            ax.imshow(tile.pixels, interpolation="nearest")
+            ax.set_title(tile.label, fontsize=9)
+            ax.set_axis_off()
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=0.96, wspace=0.02, hspace=0.25)
+    return _png(fig, dpi)
