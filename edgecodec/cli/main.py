@@ -7,9 +7,9 @@ import sys
 import traceback
 import warnings
 
-from . import bench, coding, demo, training
+from . import bench, coding, demo, evaluate, training
 
-COMMANDS = (coding, demo, bench, training)
+COMMANDS = (coding, demo, bench, training, evaluate)
 
 
 class OneLineParser(argparse.ArgumentParser):

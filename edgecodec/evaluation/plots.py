@@ -104,7 +104,8 @@ def closest_point(result: dict, image: str, target_bpp: float) -> tuple[float, d
 
 def pick_images(images: Sequence[Image], count: int) -> list[Image]:
     """Up to ``count`` images spread evenly over the list."""
-    idx = sorted({round(i * (len(images) - 1) / max(count - 1, 1)) for i in range(min(count, len(images)))})
+    k = min(count, len(images))
+    idx = sorted({round(i * (len(images) - 1) / max(k - 1, 1)) for i in range(k)})
     return [images[i] for i in idx]
 
 
@@ -137,16 +138,17 @@ def visual_tiles(codecs: Sequence[Codec], results: dict[str, dict], images: Sequ
 
 def visual_grid(rows: Sequence[Sequence[Tile]], zoom: int = 2) -> bytes:
     """PNG of the labelled crops, one image per row, pixels enlarged ``zoom`` times (nearest)."""
-    dpi = 100
+    dpi, title_in, gap_in = 100, 0.42, 0.04
     side = max(t.pixels.shape[0] for row in rows for t in row)
     cols = max(len(row) for row in rows)
     tile_in = side * zoom / dpi
-    fig = _figure(cols * tile_in, len(rows) * (tile_in + 0.45))
+    width, height = cols * (tile_in + gap_in), len(rows) * (tile_in + title_in)
+    fig = _figure(width, height)
     for r, row in enumerate(rows):
+        bottom = height - (r + 1) * (tile_in + title_in)
         for c, tile in enumerate(row):
-            ax = fig.add_subplot(len(rows), cols, r * cols + c + 1)
+            ax = fig.add_axes((c * (tile_in + gap_in) / width, bottom / height, tile_in / width, tile_in / height))
             ax.imshow(tile.pixels, interpolation="nearest")
             ax.set_title(tile.label, fontsize=9)
             ax.set_axis_off()
-    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=0.96, wspace=0.02, hspace=0.25)
     return _png(fig, dpi)

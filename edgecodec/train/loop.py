@@ -47,6 +47,7 @@ class TrainOptions:
     checkpoint_every: int = 250
     threads: int = 0
     init: str | None = None
+    stop_at: int | None = None
 
 
 def rd_loss(model: DKIC, x: torch.Tensor, level: torch.Tensor, metric: str) -> dict[str, torch.Tensor]:
@@ -126,7 +127,8 @@ def train(opts: TrainOptions) -> Path:
             log.writerow(["step", "time", "lr", "loss", "bpp", "mse", "psnr"])
     bar = tqdm(total=opts.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
     start = time.time()
-    while step < opts.steps:
+    end = min(opts.steps, opts.stop_at or opts.steps)
+    while step < end:
         lr = learning_rate(step, opts)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -144,7 +146,7 @@ def train(opts: TrainOptions) -> Path:
             bar.set_postfix(loss=f"{vals['loss']:.3f}", bpp=f"{vals['bpp']:.3f}", psnr=f"{vals['psnr']:.2f}")
             log.writerow([step, f"{time.time() - start:.1f}", f"{lr:.3g}"] +
                          [f"{vals[k]:.5g}" for k in ("loss", "bpp", "mse", "psnr")])
-            if step % opts.checkpoint_every == 0 or step == opts.steps:
+            if step % opts.checkpoint_every == 0 or step == end:
                 log_file.flush()
                 atomic_torch_save({
                     "format": "edgecodec-checkpoint", "config": config.to_dict(), "model": model.state_dict(),

@@ -1,0 +1,194 @@
+"""``edgecodec eval``: rate-distortion evaluation against classical codecs and published anchors."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+DEFAULT_QUALITIES = (5.0, 15.0, 30.0, 50.0, 70.0, 90.0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..evaluation.baselines import BASELINE_NAMES
+
+    p = sub.add_parser("eval", help="rate-distortion evaluation against JPEG, WebP, AVIF, JPEG XL",
+                       description="Codes every image of DIR with edgecodec (real bytes) and with classical "
+                                   "codecs, reports bpp / PSNR / MS-SSIM / timings, BD-rates, R-D plots and "
+                                   "a visual comparison at equal bpp. Published anchors (CompressAI's Kodak "
+                                   "results) are added only when DIR is the full Kodak set.")
+    p.add_argument("folder", metavar="DIR", help="folder of images")
+    p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="float transforms' runtime")
+    p.add_argument("--qualities", type=float, nargs="+", default=list(DEFAULT_QUALITIES),
+                   help="edgecodec qualities 0..100 (default: 5 15 30 50 70 90)")
+    p.add_argument("--baselines", nargs="*", choices=BASELINE_NAMES, default=list(BASELINE_NAMES),
+                   help="classical codecs (default: all four; none: --baselines with no name)")
+    p.add_argument("--out", default="eval-out", help="output folder (default: eval-out)")
+    p.add_argument("--anchors", default=None,
+                   help="folder of CompressAI result JSON files (default: ../shared/data/anchors/compressai_kodak)")
+    p.add_argument("--images", type=int, default=0, help="only the first N images (0: all)")
+    p.add_argument("--plot-crops", action="store_true",
+                   help="also write every crop of visual.png as a PNG in OUTDIR/crops/")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for PyTorch and the codecs (default 1: single-core timings)")
+    p.set_defaults(run=run)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The canonical command that reproduces this run."""
+    argv = ["edgecodec", "eval", str(args.folder), "--backend", args.backend,
+            "--qualities", *[f"{q:g}" for q in args.qualities], "--baselines", *args.baselines,
+            "--out", str(args.out), "--threads", str(args.threads)]
+    argv += ["--model", args.model] if args.model else []
+    argv += ["--anchors", str(args.anchors)] if args.anchors else []
+    argv += ["--images", str(args.images)] if args.images else []
+    argv += ["--plot-crops"] if args.plot_crops else []
+    return shlex.join(argv)
+
+
+def _check_args(args: argparse.Namespace) -> tuple[list[Path], Path]:
+    from ..evaluation.runner import list_eval_images
+
+    files = list_eval_images(args.folder, args.images)
+    for q in args.qualities:
+        if not 0 <= q <= 100:
+            raise ValueError(f"quality must be within 0..100, got {q:g}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output {out} exists and is not a folder")
+    if args.anchors and not Path(args.anchors).is_dir():
+        raise FileNotFoundError(f"anchor folder {args.anchors} does not exist")
+    return files, out
+
+
+def _anchors(args: argparse.Namespace, images) -> tuple[list, str]:
+    """Published curves when the images are the full Kodak set, and the sentence saying so."""
+    from ..evaluation.anchors import default_anchor_folder, is_kodak, load_anchors
+
+    folder = Path(args.anchors) if args.anchors else default_anchor_folder()
+    if folder is None:
+        return [], "anchors: none (no anchor folder)"
+    if not is_kodak([n for n, _ in images], [im.shape[:2] for _, im in images]):
+        return [], ("anchors: not used -- the published curves are averages over the 24 Kodak images "
+                    f"and are valid only for that set; this run has {len(images)} image(s) from {args.folder}")
+    curves = load_anchors(folder)
+    return curves, (f"anchors: {len(curves)} published Kodak curves from {folder} "
+                    "(valid because DIR is the full Kodak set)")
+
+
+def _evaluate(codecs, images) -> dict[str, dict]:
+    from tqdm import tqdm
+
+    from ..evaluation.runner import evaluate_codec
+
+    total = len(images) * sum(len(c.settings) for c in codecs)
+    results = {}
+    with tqdm(total=total, unit="code", disable=None, file=sys.stderr) as bar:
+        for c in codecs:
+            bar.set_description(c.label)
+            results[c.key] = evaluate_codec(c, images, lambda: bar.update(1))
+    return results
+
+
+def _bd_table(results: dict, anchors: list) -> dict[str, dict]:
+    from ..evaluation.runner import anchor_curve, bd_against, curve
+
+    test = curve(results["edgecodec"])
+    table = {key: {"label": r["label"], **bd_against(test, curve(r))}
+             for key, r in results.items() if key != "edgecodec"}
+    for a in anchors:
+        table[f"anchor:{a.source}"] = {"label": a.label, **bd_against(test, anchor_curve(a))}
+    return table
+
+
+def _figures(args, out: Path, codecs, results, images, anchors) -> None:
+    from ..evaluation.plots import Series, rd_plot, visual_grid, visual_tiles
+    from ..evaluation.runner import anchor_curve, curve
+    from ..imageio import write_atomic, write_png
+
+    for metric, ylabel, name in (("psnr", "PSNR RGB (dB)", "rd_psnr.png"),
+                                 ("ms_ssim_db", "MS-SSIM RGB (dB, -10 log10(1 - MS-SSIM))", "rd_msssim.png")):
+        series = [Series(r["label"], curve(r)["bpp"], curve(r)[metric], "edgecodec" if k == "edgecodec" else "baseline")
+                  for k, r in results.items()]
+        series += [Series(a.label, c["bpp"], c[metric], "anchor")
+                   for a in anchors if (c := anchor_curve(a))[metric] is not None]
+        write_atomic(out / name, rd_plot(series, ylabel, f"{Path(args.folder).name}: {len(images)} images"))
+    middle = codecs[0].settings[len(codecs[0].settings) // 2]
+    rows = visual_tiles(codecs, results, images, middle)
+    write_atomic(out / "visual.png", visual_grid(rows))
+    if args.plot_crops:
+        (out / "crops").mkdir(exist_ok=True)
+        for tile in (t for row in rows for t in row):
+            write_png(out / "crops" / f"{Path(tile.image).stem}_{tile.codec}.png", tile.pixels)
+
+
+def _fmt(value, spec: str, none: str = "n/a") -> str:
+    return none if value is None else format(value, spec)
+
+
+def print_summary(results: dict, bd: dict) -> None:
+    """Per codec: mean bpp / PSNR / MS-SSIM / timings per setting; then the BD lines."""
+    print(f"\n{'codec':<10}{'setting':>9}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}{'enc ms':>9}{'dec ms':>9}")
+    for r in results.values():
+        for p in r["points"]:
+            print(f"{r['label']:<10}{p['setting']:>9g}{p['bpp']:>8.3f}{p['psnr']:>8.2f}{p['ms_ssim']:>9.4f}"
+                  f"{p['encode_s'] * 1e3:>9.1f}{p['decode_s'] * 1e3:>9.1f}")
+    print("\nBD of edgecodec against each reference (PCHIP on mean curves; negative BD-rate = fewer bits):")
+    for row in bd.values():
+        span = row["psnr_overlap_db"]
+        if row["bd_rate_psnr_pct"] is None:
+            print(f"  vs {row['label']:<22} n/a (no overlap)")
+            continue
+        print(f"  vs {row['label']:<22} BD-rate {row['bd_rate_psnr_pct']:+7.1f}%  BD-PSNR "
+              f"{_fmt(row['bd_psnr_db'], '+.2f', 'n/a (no overlap)')} dB  over {span[0]:.1f}-{span[1]:.1f} dB"
+              f"  | MS-SSIM BD-rate {_fmt(row['bd_rate_msssim_pct'], '+.1f')}%")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..backends import load_backend
+    from ..evaluation.baselines import load_baselines
+    from ..evaluation.runner import CONVENTIONS, edgecodec_codec, environment, json_safe, load_images
+    from ..imageio import write_atomic
+
+    start = time.perf_counter()
+    files, out = _check_args(args)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        images = load_images(files)
+        anchors, anchor_note = _anchors(args, images)
+        backend = load_backend(args.model, args.backend)
+        baselines, notices = load_baselines(args.baselines, args.threads)
+        for note in notices:
+            warnings.warn(note)
+        codecs = [edgecodec_codec(backend, args.qualities)] + baselines
+        print(f"{len(images)} images from {args.folder}; edgecodec {codecs[0].description}, backend {args.backend}; "
+              f"baselines: {', '.join(c.label for c in baselines) or 'none'}")
+        print(anchor_note)
+        results = _evaluate(codecs, images)
+        bd = _bd_table(results, anchors)
+        out.mkdir(parents=True, exist_ok=True)
+        _figures(args, out, codecs, results, images, anchors)
+        report = {"command": command_line(args), "wall_s": time.perf_counter() - start,
+                  "conventions": CONVENTIONS, "environment": environment(),
+                  "model": {"spec": args.model, "config": backend.model.config.name,
+                            "id": backend.model_id.hex(), "backend": args.backend},
+                  "images": {"folder": str(Path(args.folder).resolve()), "names": [n for n, _ in images],
+                             "sizes": [list(im.shape[:2]) for _, im in images]},
+                  "codecs": results, "bd": bd, "notes": notices + [anchor_note],
+                  "anchors": [{"label": a.label, "source": a.source, "bpp": a.bpp, "psnr": a.psnr,
+                               "ms_ssim": a.ms_ssim} for a in anchors]}
+        write_atomic(out / "results.json", json.dumps(json_safe(report), indent=1).encode())
+    finally:
+        torch.set_num_threads(threads_before)
+    print_summary(results, bd)
+    print(f"\nwrote {out}/results.json, rd_psnr.png, rd_msssim.png, visual.png in {time.perf_counter() - start:.0f} s")
+    return 0

@@ -1,0 +1,14 @@
+"""Rate-distortion evaluation: edgecodec against classical codecs and published anchors.
+
+- ``bdrate``: Bjøntegaard delta rate / PSNR (PCHIP, numpy only).
+- ``baselines``: JPEG, WebP, AVIF, JPEG XL through ``imagecodecs``.
+- ``anchors``: CompressAI's published Kodak curves.
+- ``runner``: real-bytes measurement of any codec on a set of images.
+- ``plots``: R-D plots and the equal-bpp visual comparison.
+
+Only the public codec API (``edgecodec.codec.codec.encode/decode``, ``edgecodec.backends``)
+is used; nothing here depends on the model's internals.
+"""
+from .bdrate import bd_psnr, bd_rate
+
+__all__ = ["bd_psnr", "bd_rate"]

@@ -1,0 +1,93 @@
+"""``edgecodec eval`` end to end on two small crops with the tiny model, and its bad inputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = [ROOT / "tests" / "data" / "kodim15.png", ROOT / "tests" / "data" / "kodim23.png"]
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in SAMPLES:
+        cv2.imwrite(str(folder / path.name), cv2.imread(str(path), cv2.IMREAD_COLOR)[150:246, 220:348])  # 128x96
+    return folder
+
+
+def test_eval_writes_results_and_figures(cli, images, tmp_path, tiny_ckpt):
+    pytest.importorskip("imagecodecs")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out"
+    res = cli("eval", images, "--model", tiny_ckpt, "--qualities", 30, 70, "--baselines", "jpeg", "webp",
+              "--out", out, "--plot-crops")
+    assert res.rc == 0, res.err
+    assert "anchors: not used" in res.out and "BD of edgecodec" in res.out
+
+    report = json.loads((out / "results.json").read_text())
+    assert {"command", "conventions", "environment", "model", "images", "codecs", "bd", "notes"} <= set(report)
+    assert report["command"].startswith("edgecodec eval ")
+    assert report["images"]["names"] == ["kodim15.png", "kodim23.png"]
+    assert "imagecodecs" in report["environment"] and "cpu" in report["environment"]
+    assert set(report["codecs"]) == {"edgecodec", "jpeg", "webp"}
+    assert set(report["bd"]) == {"jpeg", "webp"}
+    assert {"bd_rate_psnr_pct", "bd_psnr_db", "psnr_overlap_db"} <= set(report["bd"]["jpeg"])
+
+    ours = report["codecs"]["edgecodec"]["points"]
+    assert [p["setting"] for p in ours] == [30.0, 70.0]
+    for point in ours:
+        assert len(point["images"]) == 2
+        for rec in point["images"]:
+            assert rec["bpp"] == pytest.approx(8 * rec["bytes"] / (128 * 96))
+            assert {"psnr", "ms_ssim", "encode_s", "decode_s"} <= set(rec)
+        assert point["bpp"] == pytest.approx(sum(r["bpp"] for r in point["images"]) / 2)
+    for name in ("rd_psnr.png", "rd_msssim.png", "visual.png"):
+        img = cv2.imread(str(out / name))
+        assert img is not None and min(img.shape[:2]) > 100, name
+    crops = sorted(p.name for p in (out / "crops").iterdir())
+    assert "kodim15_original.png" in crops and "kodim23_webp.png" in crops
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unavailable_codec_is_skipped_with_a_notice(cli, images, tmp_path, tiny_ckpt, monkeypatch):
+    ic = pytest.importorskip("imagecodecs")
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(ic.AVIF, "available", False, raising=False)
+    out = tmp_path / "out"
+    res = cli("eval", images, "--model", tiny_ckpt, "--qualities", 50, 90, "--baselines", "avif", "jpeg",
+              "--out", out, "--images", 1)
+    assert res.rc == 0, res.err
+    assert "avif: skipped" in res.err
+    report = json.loads((out / "results.json").read_text())
+    assert set(report["codecs"]) == {"edgecodec", "jpeg"} and len(report["images"]["names"]) == 1
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "not_images", "bad_model", "bad_quality", "bad_anchors"])
+def test_bad_input_is_one_error_line(cli, tmp_path, images, tiny_ckpt, case):
+    folder, extra = images, ["--model", tiny_ckpt]
+    if case == "missing":
+        folder = tmp_path / "nope"
+    elif case in ("empty", "not_images"):
+        folder = tmp_path / case
+        folder.mkdir()
+        if case == "not_images":
+            (folder / "notes.txt").write_text("hello")
+    elif case == "bad_model":
+        extra = ["--model", str(tmp_path / "missing.pt")]
+    elif case == "bad_quality":
+        extra += ["--qualities", "50", "150"]
+    elif case == "bad_anchors":
+        extra += ["--anchors", str(tmp_path / "no-anchors")]
+    out = tmp_path / "out"
+    res = cli("eval", folder, *extra, "--out", out)
+    errors = [line for line in res.err_lines if line.startswith("edgecodec: error:")]
+    assert res.rc != 0 and len(errors) == 1, res.err
+    assert "Traceback" not in res.err and "internal error" not in errors[0]
+    assert not out.exists()
