@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-from torch import Tensor
-
 from .checkpoint import load_model
 from .codec.codec import model_id
-from .codec.models.dkic import DKIC
+from .codec.models.dkic import DKIC, Transform
 
 
 @dataclass
 class Backend:
-    """A loaded model plus the analysis/synthesis callables of one runtime."""
+    """A loaded model plus the float encoder/decoder callables of one runtime (None: PyTorch)."""
 
     model: DKIC
     model_id: bytes
-    analysis: Callable[[Tensor], Tensor] | None = None
-    synthesis: Callable[[Tensor], Tensor] | None = None
+    encoder: Transform | None = None
+    decoder: Transform | None = None
 
 
 def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
@@ -31,7 +27,7 @@ def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
         from .runtime_onnx import onnx_paths, session_transform
 
         paths = onnx_paths(model, backend.model_id)
-        backend.analysis = session_transform(paths["analysis"])
-        backend.synthesis = session_transform(paths["synthesis"])
+        backend.encoder = session_transform(paths["encoder"])
+        backend.decoder = session_transform(paths["decoder"])
         return backend
     raise ValueError(f"unknown backend {name!r} (choose torch or onnxruntime)")

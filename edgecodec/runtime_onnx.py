@@ -1,16 +1,16 @@
-"""ONNX Runtime backend: the float transforms from ONNX files cached per model id."""
+"""ONNX Runtime backend: the float encoder/decoder from ONNX files cached per model id."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from .codec.models.dkic import DKIC
+from .codec.models.dkic import DKIC, Transform
 from .imageio import write_atomic
+
+GRAPHS = ("encoder", "decoder")
 
 
 def cache_dir() -> Path:
@@ -21,31 +21,32 @@ def cache_dir() -> Path:
     return Path(base) / "edgecodec"
 
 
-def onnx_paths(model: DKIC, mid: bytes) -> dict[str, Path]:
-    """The model's exported graphs, exporting them once if the cache lacks them."""
-    folder = cache_dir() / "onnx" / mid.hex()
-    paths = {name: folder / f"{name}.onnx" for name in ("analysis", "synthesis")}
+def onnx_paths(model: DKIC, mid: bytes, sampling: str = "deform_conv") -> dict[str, Path]:
+    """The model's exported graphs for ONNX Runtime, exported once per (model id, sampling variant)."""
+    folder = cache_dir() / "onnx" / mid.hex() / sampling
+    paths = {name: folder / f"{name}.onnx" for name in GRAPHS}
     if not all(p.exists() for p in paths.values()):
-        from .export.onnx_export import export_transforms
+        from .export.onnx_export import export_graphs
 
         folder.mkdir(parents=True, exist_ok=True)
-        for name, data in export_transforms(model).items():
+        for name, data in export_graphs(model, sampling).items():
             write_atomic(paths[name], data)
     return paths
 
 
-def session_transform(path: Path, threads: int = 0) -> Callable[[Tensor], Tensor]:
-    """A callable running one exported graph on the CPU with ONNX Runtime."""
+def session_transform(path: Path, threads: int = 0) -> Transform:
+    """A callable running one exported graph on the CPU with ONNX Runtime (tensors in, tensors out)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    names = [i.name for i in session.get_inputs()]
 
-    def run(x: Tensor) -> Tensor:
-        out = session.run(None, {name: np.ascontiguousarray(x.detach().float().cpu().numpy())})[0]
-        return torch.from_numpy(out)
+    def run(*tensors: torch.Tensor):
+        feed = {n: np.ascontiguousarray(t.detach().float().cpu().numpy()) for n, t in zip(names, tensors)}
+        outs = [torch.from_numpy(o) for o in session.run(None, feed)]
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
     return run

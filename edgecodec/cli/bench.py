@@ -44,14 +44,14 @@ def run(args: argparse.Namespace) -> int:
     files = files[: args.images] if args.images else files
     enc_t, dec_t, bpp = [], [], []
     image = read_image(files[0])
-    codec.decode(backend.model, codec.encode(backend.model, image, args.quality, backend.analysis,
-                                             backend.model_id), backend.synthesis, backend.model_id)  # warm-up
+    codec.decode(backend.model, codec.encode(backend.model, image, args.quality, backend.encoder,
+                                             backend.model_id), backend.decoder, backend.model_id)  # warm-up
     for path in files:
         image = read_image(path)
         t0 = time.perf_counter()
-        data = codec.encode(backend.model, image, args.quality, backend.analysis, backend.model_id)
+        data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
         t1 = time.perf_counter()
-        codec.decode(backend.model, data, backend.synthesis, backend.model_id)
+        codec.decode(backend.model, data, backend.decoder, backend.model_id)
         dec_t.append(time.perf_counter() - t1)
         enc_t.append(t1 - t0)
         bpp.append(8 * len(data) / (image.shape[0] * image.shape[1]))

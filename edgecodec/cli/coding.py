@@ -52,7 +52,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
     image = read_image(args.input)
     backend = load_backend(args.model, args.backend)
-    data = codec.encode(backend.model, image, args.quality, backend.analysis, backend.model_id)
+    data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
     write_atomic(args.output, data)
     return 0
 
@@ -65,7 +65,7 @@ def run_decode(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
     bitstream.read_header(data, args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)  # fail fast, before loading a model
     backend = load_backend(args.model, args.backend)
-    image = codec.decode(backend.model, data, backend.synthesis, backend.model_id,
+    image = codec.decode(backend.model, data, backend.decoder, backend.model_id,
                          args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)
     write_png(args.output, image)
     return 0

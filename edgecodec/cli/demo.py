@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     for path in list_images(folder):
         image = read_image(path)
         t0 = time.perf_counter()
-        data = codec.encode(backend.model, image, args.quality, backend.analysis, backend.model_id)
+        data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
         t1 = time.perf_counter()
-        out = codec.decode(backend.model, data, backend.synthesis, backend.model_id)
+        out = codec.decode(backend.model, data, backend.decoder, backend.model_id)
         t2 = time.perf_counter()
         header, _, _ = bitstream.unpack(data)
         bpp = 8 * len(data) / (header.width * header.height)

@@ -7,9 +7,9 @@ import sys
 import traceback
 import warnings
 
-from . import bench, coding, demo, evaluate, training
+from . import bench, coding, demo, evaluate, export, training
 
-COMMANDS = (coding, demo, bench, training, evaluate)
+COMMANDS = (coding, demo, bench, training, evaluate, export)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,38 +1,72 @@
-"""Export the float analysis and synthesis transforms to ONNX (dynamic height and width).
+"""Export the float encoder and decoder to ONNX (dynamic height and width).
+
+    encoder graph:  image (1,3,H,W), gain (1,M,1,1)          -> latent y_g (1,M,H/16,W/16), hyper_latent z
+    decoder graph:  latent y^_g (1,M,H/16,W/16), inverse_gain -> image (1,3,H,W)
 
 The integer entropy-parameter path is not exported: it runs as the same
 PyTorch integer code on every backend, which keeps decoding bit-exact.
+The sampling operator exports through the chosen variant
+(``codec/ops/sampling_variants.py``): GridSample, DeformConv or our plugin op.
 """
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..codec.models.dkic import DKIC
+from ..codec.ops.sampling_variants import PLUGIN_DOMAIN, set_sampling_variant
 
 OPSET = 19
 
 
-def _export(module: nn.Module, example: torch.Tensor, inp: str, out: str) -> bytes:
+class EncoderGraph(nn.Module):
+    """(image, gain) -> (latent, hyper_latent)."""
+
+    def __init__(self, model: DKIC):
+        super().__init__()
+        self.analysis, self.hyper_analysis = model.analysis, model.hyper_analysis
+
+    def forward(self, image: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.analysis(image) * gain
+        return y, self.hyper_analysis(y)
+
+
+class DecoderGraph(nn.Module):
+    """(latent, inverse_gain) -> image."""
+
+    def __init__(self, model: DKIC):
+        super().__init__()
+        self.synthesis = model.synthesis
+
+    def forward(self, latent: Tensor, inverse_gain: Tensor) -> Tensor:
+        return self.synthesis(latent * inverse_gain)
+
+
+def _export(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], axes: dict) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), buf, input_names=[inp], output_names=[out], opset_version=OPSET,
-                          dynamic_axes={inp: {2: "height", 3: "width"}, out: {2: "out_height", 3: "out_width"}},
-                          dynamo=False)
+        torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs, opset_version=OPSET,
+                          dynamic_axes=axes, custom_opsets={PLUGIN_DOMAIN: 1}, dynamo=False)
     return buf.getvalue()
 
 
-def export_transforms(model: DKIC) -> dict[str, bytes]:
-    """ONNX bytes of ``{"analysis": image -> latent, "synthesis": latent -> image}``."""
-    model = model.eval()
+def export_graphs(model: DKIC, sampling: str = "grid_sample") -> dict[str, bytes]:
+    """ONNX bytes of ``{"encoder": ..., "decoder": ...}`` with the given sampling variant."""
+    model = set_sampling_variant(copy.deepcopy(model).float().eval(), sampling)
+    m = model.config.latent
+    hw = {2: "height", 3: "width"}
+    small = {2: "height_16", 3: "width_16"}
     with torch.no_grad():
-        image = torch.rand(1, 3, 128, 192)
-        latent = model.analysis(image)
+        image, gain = torch.rand(1, 3, 128, 192), torch.ones(1, m, 1, 1)
+        latent, _ = model.encoder_transform(image, gain)
         return {
-            "analysis": _export(model.analysis, image, "image", "latent"),
-            "synthesis": _export(model.synthesis, latent, "latent", "image"),
+            "encoder": _export(EncoderGraph(model), (image, gain), ["image", "gain"], ["latent", "hyper_latent"],
+                               {"image": hw, "latent": small, "hyper_latent": {2: "height_64", 3: "width_64"}}),
+            "decoder": _export(DecoderGraph(model), (latent, gain), ["latent", "inverse_gain"], ["image"],
+                               {"latent": small, "image": hw}),
         }

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops.deform_sampling import deform_sample
+from ..ops.sampling_variants import sample
 
 
 class LayerNorm2d(nn.Module):
@@ -45,6 +45,7 @@ class DynamicKernel(nn.Module):
             raise ValueError(f"channels ({channels}) must be divisible by groups ({groups})")
         self.groups, self.kernel_size, self.dilation = groups, kernel_size, dilation
         self.offset_bound = offset_bound
+        self.sampling_variant = "grid_sample"  # how the operator exports (ops/sampling_variants.py)
         k = kernel_size * kernel_size
         self.input_proj = nn.Conv2d(channels, channels, 1)
         self.dw = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
@@ -67,7 +68,8 @@ class DynamicKernel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         offset, mask = self.sampling_params(x)
-        v = deform_sample(self.input_proj(x), offset, mask, self.groups, self.kernel_size, self.dilation)
+        v = sample(self.sampling_variant, self.input_proj(x), offset, mask, self.groups, self.kernel_size,
+                   self.dilation)
         return self.output_proj(v)
 
 

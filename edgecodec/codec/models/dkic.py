@@ -14,6 +14,8 @@ coder; they need ``update()`` first (frozen integer layers, CDF tables).
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -27,6 +29,7 @@ from .hyper_synthesis import HyperSynthesis
 from .transforms import AnalysisTransform, HyperAnalysis, SynthesisTransform
 
 PAD_MULTIPLE = 64
+Transform = Callable[..., Any]
 
 
 class DKIC(nn.Module):
@@ -67,8 +70,7 @@ class DKIC(nn.Module):
     def forward(self, x: Tensor, level: Tensor) -> dict[str, Tensor]:
         """Training/validation pass: reconstruction and likelihoods of y and z."""
         gain, inverse = self.gain(level)
-        y = self.analysis(x) * gain
-        z = self.hyper_analysis(y)
+        y, z = self.encoder_transform(x, gain)
         z_noisy = z + gaussian.uniform_noise_like(z) if self.training else torch.round(z)
         z_likelihood = self.z_prior.likelihood(z_noisy)
         hyper = self.hyper_synthesis(round_ste(z))
@@ -85,7 +87,7 @@ class DKIC(nn.Module):
             return round_ste(residual)
 
         y_hat = self.context.code(hyper, resolve) / MEAN_UNIT
-        x_hat = self.synthesis(y_hat * inverse)
+        x_hat = self.decoder_transform(y_hat, inverse)
         return {"x_hat": x_hat, "y_likelihood": y_likelihood, "z_likelihood": z_likelihood}
 
     # ------------------------------------------------------------------ coding
@@ -104,21 +106,29 @@ class DKIC(nn.Module):
     def y_tables(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.y_cdfs, self.y_cdf_lengths, self.y_offsets
 
+    def encoder_transform(self, x: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+        """The float part of the encoder: (image, gain) -> (gained latent y_g, hyper-latent z)."""
+        y = self.analysis(x) * gain
+        return y, self.hyper_analysis(y)
+
+    def decoder_transform(self, y_hat: Tensor, inverse_gain: Tensor) -> Tensor:
+        """The float part of the decoder: (decoded y_g, inverse gain) -> image."""
+        return self.synthesis(y_hat * inverse_gain)
+
     @torch.no_grad()
-    def compress(self, x: Tensor, level: float, transform=None) -> tuple[bytes, bytes, Tensor]:
+    def compress(self, x: Tensor, level: float, encoder: Transform | None = None) -> tuple[bytes, bytes, Tensor]:
         """Padded image (1, 3, H, W), H and W multiples of 64 -> (z bytes, y bytes, coded latent).
 
-        ``transform`` optionally replaces the float analysis (for exported backends).
+        ``encoder`` optionally replaces :meth:`encoder_transform` (exported backends).
         The coded latent equals what ``decode_latent`` returns on any device.
         """
-        lv = torch.tensor([level], dtype=x.dtype, device=x.device)
-        y = (transform or self.analysis)(x).to(lv) * self.gain(lv)[0]
-        z = self.hyper_analysis(y)
+        gain = self.gain(torch.tensor([level], device=x.device))[0]
+        y, z = (encoder or self.encoder_transform)(x, gain.to(x.dtype))
         z_sym = torch.round(z).double()
         z_idx = torch.arange(z.shape[1], dtype=torch.int32, device=z.device).view(1, -1, 1, 1).expand_as(z)
         z_bytes = rans.encode(_i32(z_sym), _i32(z_idx), *_np(self.z_tables()))
-        hyper = self.hyper_synthesis(z_sym)
-        y = y.double()
+        hyper = self.hyper_synthesis(z_sym.to(self.z_cdfs.device))
+        y = y.double().to(self.z_cdfs.device)
         symbols, indexes = [], []
 
         def resolve(i, mask, index, mean):
@@ -159,11 +169,13 @@ class DKIC(nn.Module):
         return y_hat / MEAN_UNIT
 
     @torch.no_grad()
-    def reconstruct(self, y_hat: Tensor, level: float, transform=None) -> Tensor:
-        """Float synthesis of a decoded latent at a quality level -> image in [0, 1]."""
-        lv = torch.tensor([level], dtype=torch.float32, device=y_hat.device)
-        x_hat = (transform or self.synthesis)(y_hat.float() * self.gain(lv)[1])
-        return x_hat.clamp(0, 1)
+    def reconstruct(self, y_hat: Tensor, level: float, decoder: Transform | None = None) -> Tensor:
+        """Float synthesis of a decoded latent at a quality level -> image in [0, 1].
+
+        ``decoder`` optionally replaces :meth:`decoder_transform` (exported backends).
+        """
+        inverse = self.gain(torch.tensor([level], device=y_hat.device))[1]
+        return (decoder or self.decoder_transform)(y_hat.float(), inverse).clamp(0, 1)
 
 
 def _i32(t: Tensor):
