@@ -29,6 +29,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint and exit at this step, keeping the schedule of --steps (resume later)")
     p.set_defaults(run=run)
 
+    q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",
+                       description="Fine-tune a float checkpoint with int8 fake quantisation (per-channel "
+                                   "weights, per-tensor activations, sampling inputs included) for explicit "
+                                   "Q/DQ export. --parts encoder keeps the decoder and its model id unchanged.")
+    q.add_argument("data", help="folder of training images")
+    q.add_argument("--init", required=True, help="the float checkpoint to quantise")
+    q.add_argument("--out", required=True, help="run folder (resumes from OUT/last.pt)")
+    q.add_argument("--parts", choices=("encoder", "all"), default="all",
+                   help="quantise the encoder only (analysis, hyper-analysis) or also the synthesis")
+    q.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")
+    q.add_argument("--batch", type=int, default=d.batch, help="crops per step")
+    q.add_argument("--crop", type=int, default=d.crop, help="crop size (multiple of 64)")
+    q.add_argument("--lr", type=float, default=2e-5, help="peak learning rate")
+    q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="training device")
+    q.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    q.add_argument("--seed", type=int, default=0, help="random seed")
+    q.set_defaults(run=run_qat)
+
+
+def run_qat(args: argparse.Namespace) -> int:
+    from ..train.loop import train
+
+    if args.crop % 64:
+        raise ValueError("--crop must be a multiple of 64")
+    opts = TrainOptions(data=args.data, out=args.out, steps=args.steps, batch=args.batch, crop=args.crop,
+                        lr=args.lr, lr_final=args.lr / 10, device=args.device, threads=args.threads,
+                        seed=args.seed, init=args.init, qat=args.parts, checkpoint_every=100)
+    print(f"checkpoint: {train(opts)}")
+    return 0
+
 
 def run(args: argparse.Namespace) -> int:
     from ..train.loop import train

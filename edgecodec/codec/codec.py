@@ -32,7 +32,8 @@ def model_id(model: DKIC) -> bytes:
     encoder, e.g. one adapted on site or quantised for a Jetson, writes files that the
     server's model decodes, and they carry the same id.
     """
-    h = hashlib.sha256(repr(sorted(model.config.to_dict().items())).encode())
+    config = {k: v for k, v in model.config.to_dict().items() if k != "extra"}  # extra: how it was trained
+    h = hashlib.sha256(repr(sorted(config.items())).encode())
     for name, t in sorted(model.state_dict().items()):
         if name.startswith(ENCODER_ONLY):
             continue

@@ -48,6 +48,54 @@ class TrainOptions:
     threads: int = 0
     init: str | None = None
     stop_at: int | None = None
+    qat: str | None = None  # "encoder" or "all": int8 quantisation-aware fine-tuning of --init
+
+
+QAT_PARTS = {"encoder": ("analysis", "hyper_analysis"), "all": ("analysis", "hyper_analysis", "synthesis")}
+
+
+def _build(opts: TrainOptions, state: dict | None) -> DKIC:
+    """The model to train: resumed, fine-tuned from --init (optionally made int8), or fresh."""
+    if state is not None:
+        model = DKIC(CodecConfig.from_dict(state["config"]))
+        model.load_state_dict(state["model"])
+        return model
+    if not opts.init:
+        if opts.qat:
+            raise ValueError("quantisation-aware training needs --init (the float model to quantise)")
+        return DKIC(get_config(opts.config))
+    init = read_checkpoint(opts.init)
+    config = CodecConfig.from_dict(init["config"])
+    if opts.qat:
+        extra = dict(config.extra, int8=list(QAT_PARTS[opts.qat]))
+        config = CodecConfig.from_dict(dict(config.to_dict(), extra=extra))
+    model = DKIC(config)
+    model.load_state_dict(init["model"], strict=not opts.qat)
+    return model
+
+
+def _trainable(model: DKIC) -> list[torch.nn.Parameter]:
+    """All parameters, or only the int8 parts' during quantisation-aware fine-tuning."""
+    parts = model.config.extra.get("int8")
+    if not parts:
+        return list(model.parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [p for part in parts for p in getattr(model, part).parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def _set_train_mode(model: DKIC) -> None:
+    """Train mode; during quantisation-aware fine-tuning everything else stays frozen in eval mode
+    (the integer networks keep their frozen integers, observers included)."""
+    parts = model.config.extra.get("int8")
+    model.train()
+    if parts:
+        for name, child in model.named_children():
+            if name not in parts:
+                child.eval()
 
 
 def rd_loss(model: DKIC, x: torch.Tensor, level: torch.Tensor, metric: str) -> dict[str, torch.Tensor]:
@@ -97,24 +145,18 @@ def train(opts: TrainOptions) -> Path:
     last = out / "last.pt"
     torch.manual_seed(opts.seed + rank)
     random.seed(opts.seed + rank)
-    config = get_config(opts.config)
     state = read_checkpoint(last) if last.exists() else None
-    if state is not None:
-        config = CodecConfig.from_dict(state["config"])
-    model = DKIC(config).to(device)
-    if state is None and opts.init:
-        init = read_checkpoint(opts.init)
-        model.load_state_dict(init["model"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, fused=device.type == "cpu" or None)
+    model = _build(opts, state).to(device)
+    config = model.config
+    optimizer = torch.optim.Adam(_trainable(model), lr=opts.lr, fused=device.type == "cpu" or None)
     step = 0
     rng = np.random.default_rng(opts.seed + rank)
     if state is not None:
-        model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
         _set_rng_state(state["rng"])
         rng.bit_generator.state = state["sampler_rng"]
-    model.train()
+    _set_train_mode(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     sampler = CropSampler(opts.data, opts.crop)
     log_path = out / "log.csv"
@@ -137,7 +179,7 @@ def train(opts: TrainOptions) -> Path:
         parts = rd_loss(net, x, level, opts.metric)
         optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         step += 1
         if rank == 0:

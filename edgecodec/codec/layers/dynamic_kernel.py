@@ -46,6 +46,7 @@ class DynamicKernel(nn.Module):
         self.groups, self.kernel_size, self.dilation = groups, kernel_size, dilation
         self.offset_bound = offset_bound
         self.sampling_variant = "grid_sample"  # how the operator exports (ops/sampling_variants.py)
+        self.sampling_quant = nn.ModuleList([nn.Identity() for _ in range(3)])  # int8 Q/DQ after QAT
         k = kernel_size * kernel_size
         self.input_proj = nn.Conv2d(channels, channels, 1)
         self.dw = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
@@ -68,8 +69,9 @@ class DynamicKernel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         offset, mask = self.sampling_params(x)
-        v = sample(self.sampling_variant, self.input_proj(x), offset, mask, self.groups, self.kernel_size,
-                   self.dilation)
+        qv, qo, qm = self.sampling_quant
+        v = sample(self.sampling_variant, qv(self.input_proj(x)), qo(offset), qm(mask), self.groups,
+                   self.kernel_size, self.dilation)
         return self.output_proj(v)
 
 

@@ -25,7 +25,7 @@ class CodecConfig:
     quality_levels: int = 6          # gain vectors interpolated by the quality knob
     lambda_min: float = 0.0015       # rate-distortion trade-off at quality 0
     lambda_max: float = 0.13         # ... and at quality 100
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # {"int8": [parts]} after quantisation-aware training
 
     def __post_init__(self):
         if sum(self.slices) != self.latent:

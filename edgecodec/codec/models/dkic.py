@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..entropy import gaussian, rans
 from ..entropy.factorized import FactorizedPrior
+from ..layers.fake_quant import quantize_transforms
 from ..layers.quant import IntConv2d, IntRequant, round_ste
 from .config import CodecConfig
 from .context import MEAN_UNIT, ContextModel
@@ -49,6 +50,8 @@ class DKIC(nn.Module):
         self.register_buffer("z_cdfs", z_cdf)
         self.register_buffer("z_cdf_lengths", z_len)
         self.register_buffer("z_offsets", z_off)
+        for part in config.extra.get("int8", ()):
+            quantize_transforms(getattr(self, part))
         y_cdf, y_len, y_off = gaussian.scale_tables()
         self.register_buffer("y_cdfs", y_cdf)
         self.register_buffer("y_cdf_lengths", y_len)
@@ -79,14 +82,14 @@ class DKIC(nn.Module):
         def resolve(i, mask, index, mean):
             lo = sum(self.context.slices[:i])
             y_i = y[:, lo:lo + self.context.slices[i]]
-            residual = y_i - mean / MEAN_UNIT
+            residual = y_i - (mean / MEAN_UNIT).to(y_i.dtype)
             noisy = residual + gaussian.uniform_noise_like(residual) if self.training else torch.round(residual)
-            lik = gaussian.likelihood(noisy, gaussian.scale_from_index(index))
+            lik = gaussian.likelihood(noisy, gaussian.scale_from_index(index.to(y_i.dtype)))
             where = torch.ones_like(lik, dtype=torch.bool) if mask is None else mask.expand_as(lik)
             y_likelihood[:, lo:lo + y_i.shape[1]] = torch.where(where, lik, y_likelihood[:, lo:lo + y_i.shape[1]])
             return round_ste(residual)
 
-        y_hat = self.context.code(hyper, resolve) / MEAN_UNIT
+        y_hat = self.context.code(hyper, resolve).to(y.dtype) / MEAN_UNIT
         x_hat = self.decoder_transform(y_hat, inverse)
         return {"x_hat": x_hat, "y_likelihood": y_likelihood, "z_likelihood": z_likelihood}
 

@@ -1,0 +1,79 @@
+"""Int8 fake quantisation of the float transforms (quantisation-aware training).
+
+Per-channel symmetric int8 weights and per-tensor symmetric int8 activations
+(the inputs of every convolution and of the sampling operator: value, offsets
+and mask). Both use PyTorch's fake-quantise operators, which export to ONNX
+as explicit QuantizeLinear/DequantizeLinear pairs: the only int8 path
+TensorRT 11 keeps, and one ONNX Runtime runs with int8 kernels.
+
+    x ─► Q/DQ (per tensor) ─► conv ◄─ Q/DQ (per channel) ◄─ w
+
+Activation scales follow an EMA of the batch's absolute maximum while
+training and are frozen in eval mode (and in the checkpoint).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+QMAX = 127
+
+
+class FakeQuantAct(nn.Module):
+    """Per-tensor symmetric int8 fake quantisation with an EMA range observer."""
+
+    def __init__(self, momentum: float = 0.01):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("scale", torch.tensor(0.0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            target = x.detach().abs().amax().clamp_min(1e-8) / QMAX
+            if self.scale <= 0:
+                self.scale.copy_(target)
+            else:
+                self.scale.mul_(1 - self.momentum).add_(self.momentum * target)
+        if self.scale <= 0:
+            return x
+        zero = torch.zeros((), dtype=torch.int32, device=x.device)
+        return torch.fake_quantize_per_tensor_affine(x, self.scale.float(), zero, -QMAX - 1, QMAX)
+
+
+def fake_quant_weight(w: Tensor) -> Tensor:
+    """Per-output-channel symmetric int8 fake quantisation of a weight tensor."""
+    scale = (w.detach().abs().amax(dim=tuple(range(1, w.dim()))).clamp_min(1e-8) / QMAX).float()
+    zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
+    return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -QMAX - 1, QMAX)  # ONNX range; |q| <= 127
+
+
+class QConv2d(nn.Conv2d):
+    """Conv2d with int8 fake-quantised input and weights (float bias, as TensorRT expects)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.act = FakeQuantAct()
+
+    @classmethod
+    def from_float(cls, conv: nn.Conv2d) -> "QConv2d":
+        q = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                conv.dilation, conv.groups, conv.bias is not None)
+        q.load_state_dict(conv.state_dict(), strict=False)
+        return q
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(self.act(x), fake_quant_weight(self.weight), self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)
+
+
+def quantize_transforms(module: nn.Module) -> nn.Module:
+    """Swap every Conv2d below ``module`` for a QConv2d and quantise the sampling inputs (in place)."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Conv2d) and not isinstance(child, QConv2d):
+            setattr(module, name, QConv2d.from_float(child))
+        else:
+            quantize_transforms(child)
+    if hasattr(module, "sampling_quant"):
+        module.sampling_quant = nn.ModuleList([FakeQuantAct() for _ in range(3)])
+    return module
