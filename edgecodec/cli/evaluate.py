@@ -128,10 +128,6 @@ def _figures(args, out: Path, codecs, results, images, anchors) -> None:
             write_png(out / "crops" / f"{Path(tile.image).stem}_{tile.codec}.png", tile.pixels)
 
 
-def _fmt(value, spec: str, none: str = "n/a") -> str:
-    return none if value is None else format(value, spec)
-
-
 def print_summary(results: dict, bd: dict) -> None:
     """Per codec: mean bpp / PSNR / MS-SSIM / timings per setting; then the BD lines."""
     print(f"\n{'codec':<10}{'setting':>9}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}{'enc ms':>9}{'dec ms':>9}")
@@ -141,13 +137,14 @@ def print_summary(results: dict, bd: dict) -> None:
                   f"{p['encode_s'] * 1e3:>9.1f}{p['decode_s'] * 1e3:>9.1f}")
     print("\nBD of edgecodec against each reference (PCHIP on mean curves; negative BD-rate = fewer bits):")
     for row in bd.values():
-        span = row["psnr_overlap_db"]
-        if row["bd_rate_psnr_pct"] is None:
-            print(f"  vs {row['label']:<22} n/a (no overlap)")
-            continue
-        print(f"  vs {row['label']:<22} BD-rate {row['bd_rate_psnr_pct']:+7.1f}%  BD-PSNR "
-              f"{_fmt(row['bd_psnr_db'], '+.2f', 'n/a (no overlap)')} dB  over {span[0]:.1f}-{span[1]:.1f} dB"
-              f"  | MS-SSIM BD-rate {_fmt(row['bd_rate_msssim_pct'], '+.1f')}%")
+        psnr_span, bpp_span = row["psnr_overlap_db"], row["bpp_overlap"]
+        rate = ("BD-rate n/a (no PSNR overlap)" if row["bd_rate_psnr_pct"] is None else
+                f"BD-rate {row['bd_rate_psnr_pct']:+7.1f}% over {psnr_span[0]:.1f}-{psnr_span[1]:.1f} dB")
+        gain = ("BD-PSNR n/a (no rate overlap)" if row["bd_psnr_db"] is None else
+                f"BD-PSNR {row['bd_psnr_db']:+.2f} dB over {bpp_span[0]:.2f}-{bpp_span[1]:.2f} bpp")
+        ms = row["bd_rate_msssim_pct"]
+        ms = "n/a (no overlap)" if ms is None else f"{ms:+.1f}%"
+        print(f"  vs {row['label']:<22} {rate} | {gain} | MS-SSIM BD-rate {ms}")
 
 
 def run(args: argparse.Namespace) -> int:

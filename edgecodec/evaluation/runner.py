@@ -68,8 +68,8 @@ def edgecodec_codec(backend, qualities: Sequence[float]) -> Codec:
             raise ValueError(f"quality must be within 0..100, got {q:g}")
     model, mid = backend.model, backend.model_id
     return Codec("edgecodec", "edgecodec", "quality", sorted(dict.fromkeys(float(q) for q in qualities)),
-                 lambda x, q: ecb.encode(model, x, q, backend.analysis, mid),
-                 lambda b: ecb.decode(model, b, backend.synthesis, mid),
+                 lambda x, q: ecb.encode(model, x, q, backend.encoder, mid),
+                 lambda b: ecb.decode(model, b, backend.decoder, mid),
                  f"model {model.config.name} ({mid.hex()})")
 
 
@@ -134,6 +134,7 @@ def bd_against(test: dict, reference: dict) -> dict[str, Any]:
         "bd_rate_psnr_pct": bd_rate(reference["bpp"], reference["psnr"], test["bpp"], test["psnr"]),
         "bd_psnr_db": bd_psnr(reference["bpp"], reference["psnr"], test["bpp"], test["psnr"]),
         "psnr_overlap_db": overlap(reference["psnr"], test["psnr"]),
+        "bpp_overlap": overlap(reference["bpp"], test["bpp"]),
         "bd_rate_msssim_pct": None,
     }
     if reference.get("ms_ssim_db") is not None:
