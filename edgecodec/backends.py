@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from .checkpoint import load_model
 from .codec.codec import model_id
 from .codec.models.dkic import DKIC, Transform
@@ -17,8 +18,9 @@ class Backend:
     decoder: Transform | None = None
 
 
-def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
-    """Load the model and wrap its transforms for the named runtime."""
+def load_backend(model_spec: str | None, name: str = "torch", engine_dir: str | None = None,
+                 plugin_library: Path | None = None) -> Backend:
+    """Load the model and wrap its float transforms for the named runtime."""
     model = load_model(model_spec)
     backend = Backend(model, model_id(model))
     if name == "torch":
@@ -30,4 +32,11 @@ def load_backend(model_spec: str | None, name: str = "torch") -> Backend:
         backend.encoder = session_transform(paths["encoder"])
         backend.decoder = session_transform(paths["decoder"])
         return backend
-    raise ValueError(f"unknown backend {name!r} (choose torch or onnxruntime)")
+    if name == "tensorrt":
+        from .runtime_trt import engine_transforms
+
+        if not engine_dir:
+            raise ValueError("the tensorrt backend needs --engines DIR (built by `edgecodec export trt`)")
+        backend.encoder, backend.decoder = engine_transforms(Path(engine_dir), plugin_library)
+        return backend
+    raise ValueError(f"unknown backend {name!r} (choose torch, onnxruntime or tensorrt)")

@@ -96,3 +96,17 @@ def cli(capfd):
         return CliResult(rc, out, err)
 
     return run
+
+
+def pytest_runtest_setup(item):
+    """`gpu` and `tensorrt` tests skip, with the reason, where the hardware or library is absent."""
+    if item.get_closest_marker("gpu"):
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (none on this machine)")
+    if item.get_closest_marker("tensorrt"):
+        try:
+            import tensorrt  # noqa: F401
+        except ImportError:
+            pytest.skip("needs TensorRT (JetPack's python3-libnvinfer); it cannot be installed on CI machines")

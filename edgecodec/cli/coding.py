@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,14 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .ecb file")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100, higher is better (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="float transforms' runtime")
+    _backend_args(p)
     p.set_defaults(run=run_encode)
 
     p = sub.add_parser("decode", help="decompress .ecb to PNG", description="Decompress an .ecb file to PNG.")
     p.add_argument("input", help=".ecb file")
     p.add_argument("-o", "--output", required=True, help="output PNG file")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="float transforms' runtime")
+    _backend_args(p)
     p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse larger images (decompression-bomb guard; default 16.7 million)")
     p.set_defaults(run=run_decode)
@@ -29,6 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print an .ecb header as JSON", description="Print an .ecb header as JSON.")
     p.add_argument("input", help=".ecb file")
     p.set_defaults(run=run_info)
+
+
+def _backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="runtime of the float transforms")
+    p.add_argument("--engines", default=None, help="engine folder for --backend tensorrt (edgecodec export trt)")
+    p.add_argument("--plugin", default=None, help="TensorRT plugin library, if the engines use it")
+
+
+def _load(args: argparse.Namespace):
+    from ..backends import load_backend
+
+    return load_backend(args.model, args.backend, args.engines, Path(args.plugin) if args.plugin else None)
 
 
 def _positive_int(text: str) -> int:
@@ -46,25 +58,23 @@ def _read_bytes(path: str) -> bytes:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from ..backends import load_backend
     from ..codec import codec
     from ..imageio import read_image, write_atomic
 
     image = read_image(args.input)
-    backend = load_backend(args.model, args.backend)
+    backend = _load(args)
     data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
     write_atomic(args.output, data)
     return 0
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from ..backends import load_backend
     from ..codec import bitstream, codec
     from ..imageio import write_png
 
     data = _read_bytes(args.input)
     bitstream.read_header(data, args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)  # fail fast, before loading a model
-    backend = load_backend(args.model, args.backend)
+    backend = _load(args)
     image = codec.decode(backend.model, data, backend.decoder, backend.model_id,
                          args.max_pixels or bitstream.DEFAULT_MAX_PIXELS)
     write_png(args.output, image)

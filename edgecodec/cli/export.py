@@ -22,6 +22,42 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "grid_sample for TensorRT without a plugin, plugin for TensorRT with our plugin")
     o.set_defaults(run=run_onnx)
 
+    t = targets.add_parser("trt", help="TensorRT engines, built on this device (needs TensorRT)",
+                           description="Build encoder.engine and decoder.engine from the model on this device, "
+                                       "cached by (TensorRT version, GPU, model id, precision, input range).")
+    t.add_argument("--model", default=None, help="checkpoint (an `edgecodec qat` one for int8) or name")
+    t.add_argument("--out", required=True, help="engine folder (also the cache)")
+    t.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision")
+    t.add_argument("--resolution", action="append", default=None, metavar="WxH",
+                   help="camera resolution(s) for the optimization profile (repeatable; default 1920x1080)")
+    t.add_argument("--plugin", default=None,
+                   help="libedgecodec_trt_plugins.so: use our sampling plugin (default: plugin-free GridSample)")
+    t.set_defaults(run=run_trt)
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"--resolution {text!r}: sides must be positive")
+    return w, h
+
+
+def run_trt(args: argparse.Namespace) -> int:
+    from ..backends import load_backend
+    from ..export.tensorrt_build import import_tensorrt
+    from ..export.trt_engines import build_model_engines
+
+    trt = import_tensorrt()  # fail before any work when TensorRT is missing
+    backend = load_backend(args.model)
+    resolutions = [_resolution(r) for r in (args.resolution or ["1920x1080"])]
+    paths = build_model_engines(backend.model, backend.model_id.hex(), Path(args.out), args.precision,
+                                resolutions, Path(args.plugin) if args.plugin else None)
+    print(f"TensorRT {trt.__version__}: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
 
 def run_onnx(args: argparse.Namespace) -> int:
     from ..backends import load_backend
