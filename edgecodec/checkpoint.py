@@ -89,6 +89,29 @@ def from_checkpoint(path: str | Path) -> DKIC:
     return model
 
 
+def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> DKIC:
+    """A training checkpoint -> a frozen model file for deployment (no optimizer state).
+
+    With ``half`` the float weights are rounded to float16 *before* freezing, which halves
+    the file; the integer networks are frozen from the rounded weights, so the shipped
+    file is self-consistent.
+    """
+    payload = read_checkpoint(src)
+    model = DKIC(CodecConfig.from_dict(payload["config"]))
+    model.load_state_dict(payload["model"])
+    if half:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.half().float())
+    model.eval().update()
+    state = {k: (v.half() if half and v.is_floating_point() and k in dict(model.named_parameters()) else v)
+             for k, v in model.state_dict().items()}
+    meta = {"source_step": int(payload.get("step", 0))}
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": state,
+                       "meta": meta}, Path(dst))
+    return model
+
+
 def load_model(spec: str | None = None) -> DKIC:
     """Model from a path, a registered configuration name, or the embedded default (None)."""
     if spec is None:

@@ -47,6 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=int, default=0, help="random seed")
     q.set_defaults(run=run_qat)
 
+    k = sub.add_parser("package", help="turn a training checkpoint into a frozen deployable model file",
+                       description="Freeze the integer networks, build the CDF tables, drop the optimizer; "
+                                   "float weights stored as float16 unless --float32.")
+    k.add_argument("checkpoint", help="training checkpoint (e.g. runs/NAME/last.pt)")
+    k.add_argument("-o", "--output", required=True, help="model file to write")
+    k.add_argument("--float32", action="store_true", help="keep float32 weights (twice the size)")
+    k.set_defaults(run=run_package)
+
+
+def run_package(args: argparse.Namespace) -> int:
+    from ..checkpoint import package_checkpoint
+    from ..codec.codec import model_id
+
+    model = package_checkpoint(args.checkpoint, args.output, half=not args.float32)
+    print(f"{args.output}: {model.config.name}, model id {model_id(model).hex()}")
+    return 0
+
 
 def run_qat(args: argparse.Namespace) -> int:
     from ..train.loop import train

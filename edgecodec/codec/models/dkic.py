@@ -62,6 +62,9 @@ class DKIC(nn.Module):
         for key in ("z_cdfs", "z_cdf_lengths", "z_offsets"):
             if key in state_dict:
                 setattr(self, key, torch.empty_like(state_dict[key]))
+        own = self.state_dict()
+        state_dict = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v)
+                      for k, v in state_dict.items()}  # float16-packaged weights load as float32
         return super().load_state_dict(state_dict, strict, assign)
 
     def lmbda(self, level: Tensor) -> Tensor:
