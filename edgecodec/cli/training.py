@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints")
     p.add_argument("--threads", type=int, default=d.threads, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--keep-every", type=int, default=0,
+                   help="also keep a model snapshot every N steps (for equal-budget comparisons)")
     p.add_argument("--stop-at", type=int, default=None,
                    help="checkpoint and exit at this step, keeping the schedule of --steps (resume later)")
     p.set_defaults(run=run)
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.crop % 64:
         raise ValueError("--crop must be a multiple of 64")
-    opts = TrainOptions(**{k: getattr(args, k) for k in TrainOptions.__dataclass_fields__})
+    opts = TrainOptions(**{k: getattr(args, k) for k in TrainOptions.__dataclass_fields__ if hasattr(args, k)})
     path = train(opts)
     print(f"checkpoint: {path}")
     return 0

@@ -49,6 +49,7 @@ class TrainOptions:
     init: str | None = None
     stop_at: int | None = None
     qat: str | None = None  # "encoder" or "all": int8 quantisation-aware fine-tuning of --init
+    keep_every: int = 0  # also keep step-numbered snapshots (model only) every N steps
 
 
 QAT_PARTS = {"encoder": ("analysis", "hyper_analysis"), "all": ("analysis", "hyper_analysis", "synthesis")}
@@ -195,6 +196,9 @@ def train(opts: TrainOptions) -> Path:
                     "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
                     "sampler_rng": rng.bit_generator.state, "options": asdict(opts),
                 }, last)
+            if opts.keep_every and step % opts.keep_every == 0:
+                atomic_torch_save({"format": "edgecodec-checkpoint", "config": config.to_dict(),
+                                   "model": model.state_dict(), "step": step}, out / f"step{step:07d}.pt")
     if rank == 0:
         bar.close()
         log_file.close()

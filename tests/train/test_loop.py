@@ -65,3 +65,15 @@ def test_loss_decreases_on_a_fixed_batch():
         opt.step()
         losses.append(float(parts["loss"]))
     assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
+
+
+def test_train_and_package_from_the_command_line(tmp_path):
+    from edgecodec.cli.main import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(SAMPLES), "--out", str(run), "--config", "dkic-tiny", "--steps", "2",
+                 "--crop", "64", "--batch", "1", "--keep-every", "1", "--threads", "1"]) == 0
+    assert (run / "step0000001.pt").exists() and (run / "step0000002.pt").exists()
+    assert main(["package", str(run / "last.pt"), "-o", str(tmp_path / "model.pt")]) == 0
+    model = from_checkpoint(tmp_path / "model.pt")
+    assert not any(p.dtype == torch.float16 for p in model.parameters())  # stored as float16, loaded as float32
