@@ -12,12 +12,7 @@ from edgecodec.train.loop import TrainOptions, train
 SAMPLES = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def options(out: Path, **kw) -> TrainOptions:
