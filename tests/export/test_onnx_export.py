@@ -15,11 +15,11 @@ from edgecodec.codec.ops.sampling_variants import PLUGIN_DOMAIN, PLUGIN_OP
 from edgecodec.export.onnx_export import export_graphs
 
 GOLDEN_MODEL = Path(__file__).resolve().parents[1] / "golden" / "dkic-tiny.pt"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.set_num_threads(1)
     return from_checkpoint(GOLDEN_MODEL)
 
 
