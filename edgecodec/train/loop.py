@@ -132,9 +132,47 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def train(opts: TrainOptions) -> Path:
-    """Run (or resume) training; returns the path of the last checkpoint."""
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+class _RunLog:
+    """CSV log of a run; on resume, rows after the resumed step (never checkpointed) are dropped."""
+
+    HEADER = ["step", "time", "lr", "loss", "bpp", "mse", "psnr"]
+
+    def __init__(self, path: Path, step: int):
+        rows = []
+        if path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.reader(f) if r and r[0].isdigit() and int(r[0]) <= step]
+        self.offset = float(rows[-1][1]) if rows else 0.0  # wall time accumulates across resumes
+        self.file = open(path, "w", newline="")
+        self.writer = csv.writer(self.file)
+        self.writer.writerows([self.HEADER] + rows)
+        self.start = time.time()
+
+    def row(self, step: int, lr: float, vals: dict[str, float]) -> None:
+        self.writer.writerow([step, f"{self.offset + time.time() - self.start:.1f}", f"{lr:.3g}"] +
+                             [f"{vals[k]:.5g}" for k in self.HEADER[3:]])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _save(out: Path, opts: TrainOptions, model: DKIC, optimizer, step: int, rng: np.random.Generator,
+          log: _RunLog) -> None:
+    log.file.flush()
+    if step % opts.checkpoint_every == 0 or step == min(opts.steps, opts.stop_at or opts.steps):
+        atomic_torch_save({
+            "format": "edgecodec-checkpoint", "config": model.config.to_dict(), "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
+            "sampler_rng": rng.bit_generator.state, "options": asdict(opts),
+        }, out / "last.pt")
+    if opts.keep_every and step % opts.keep_every == 0:
+        atomic_torch_save({"format": "edgecodec-checkpoint", "config": model.config.to_dict(),
+                           "model": model.state_dict(), "step": step}, out / f"step{step:07d}.pt")
+
+
+def _setup_process(opts: TrainOptions) -> tuple[int, bool, torch.device]:
+    """(rank, distributed, device); torchrun sets WORLD_SIZE, RANK and LOCAL_RANK."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = 0
     if distributed:
         dist.init_process_group("nccl" if opts.device == "cuda" else "gloo")
@@ -142,16 +180,19 @@ def train(opts: TrainOptions) -> Path:
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if opts.device == "cuda" else "cpu")
     if opts.threads:
         torch.set_num_threads(opts.threads)
-    out = Path(opts.out)
-    last = out / "last.pt"
     torch.manual_seed(opts.seed + rank)
     random.seed(opts.seed + rank)
-    state = read_checkpoint(last) if last.exists() else None
+    return rank, distributed, device
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run (or resume) training; returns the path of the last checkpoint."""
+    rank, distributed, device = _setup_process(opts)
+    out = Path(opts.out)
+    state = read_checkpoint(out / "last.pt") if (out / "last.pt").exists() else None
     model = _build(opts, state).to(device)
-    config = model.config
     optimizer = torch.optim.Adam(_trainable(model), lr=opts.lr, fused=device.type == "cpu" or None)
-    step = 0
-    rng = np.random.default_rng(opts.seed + rank)
+    step, rng = 0, np.random.default_rng(opts.seed + rank)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -160,23 +201,16 @@ def train(opts: TrainOptions) -> Path:
     _set_train_mode(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     sampler = CropSampler(opts.data, opts.crop)
-    log_path = out / "log.csv"
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        new_log = not log_path.exists()
-        log_file = open(log_path, "a", newline="")
-        log = csv.writer(log_file)
-        if new_log:
-            log.writerow(["step", "time", "lr", "loss", "bpp", "mse", "psnr"])
+        log = _RunLog(out / "log.csv", step)
     bar = tqdm(total=opts.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
-    start = time.time()
-    end = min(opts.steps, opts.stop_at or opts.steps)
-    while step < end:
+    while step < min(opts.steps, opts.stop_at or opts.steps):
         lr = learning_rate(step, opts)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x = sampler.batch(opts.batch, rng).to(device)
-        level = torch.from_numpy(rng.uniform(0, config.quality_levels - 1, opts.batch)).float().to(device)
+        level = torch.from_numpy(rng.uniform(0, model.config.quality_levels - 1, opts.batch)).float().to(device)
         parts = rd_loss(net, x, level, opts.metric)
         optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
@@ -187,21 +221,11 @@ def train(opts: TrainOptions) -> Path:
             vals = {k: float(v) for k, v in parts.items()}
             bar.update(1)
             bar.set_postfix(loss=f"{vals['loss']:.3f}", bpp=f"{vals['bpp']:.3f}", psnr=f"{vals['psnr']:.2f}")
-            log.writerow([step, f"{time.time() - start:.1f}", f"{lr:.3g}"] +
-                         [f"{vals[k]:.5g}" for k in ("loss", "bpp", "mse", "psnr")])
-            if step % opts.checkpoint_every == 0 or step == end:
-                log_file.flush()
-                atomic_torch_save({
-                    "format": "edgecodec-checkpoint", "config": config.to_dict(), "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
-                    "sampler_rng": rng.bit_generator.state, "options": asdict(opts),
-                }, last)
-            if opts.keep_every and step % opts.keep_every == 0:
-                atomic_torch_save({"format": "edgecodec-checkpoint", "config": config.to_dict(),
-                                   "model": model.state_dict(), "step": step}, out / f"step{step:07d}.pt")
+            log.row(step, lr, vals)
+            _save(out, opts, model, optimizer, step, rng, log)
+    bar.close()
     if rank == 0:
-        bar.close()
-        log_file.close()
+        log.close()
     if distributed:
         dist.destroy_process_group()
-    return last
+    return out / "last.pt"
