@@ -59,3 +59,16 @@ class IntDynamicKernelBlock(nn.Module):
     def freeze(self) -> None:
         for layer in (self.input_proj, self.dw, self.offset, self.mask, self.sampled, self.output_proj):
             layer.freeze()
+
+
+class IntConvBlock(nn.Module):
+    """Ablation stand-in for :class:`IntDynamicKernelBlock`: x + conv1x1(relu(conv3x3(x))), in integers."""
+
+    def __init__(self, channels: int, groups: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = IntConv2d(channels, channels, kernel_size, groups=groups)
+        self.output_proj = IntConv2d(channels, channels, 1, lo=-SIGNED_MAX, hi=SIGNED_MAX)
+
+    def forward(self, x: QTensor) -> QTensor:
+        y = self.output_proj(self.conv(x), tied_scale=x.scale[0])
+        return QTensor((x.values + y.values).clamp(0, RELU_MAX), x.scale)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers.int_dynamic_kernel import IntDynamicKernelBlock
+from ..layers.int_dynamic_kernel import IntConvBlock, IntDynamicKernelBlock
 from ..layers.quant import IntConv2d, QTensor
 from .config import CodecConfig
 
@@ -24,7 +24,8 @@ class HyperSynthesis(nn.Module):
         super().__init__()
         h = config.hyper_width
         self.up1 = IntConv2d(config.hyper_latent, 4 * h, 3)
-        self.block = IntDynamicKernelBlock(h, config.groups)
+        block = IntDynamicKernelBlock if config.block == "dynamic" else IntConvBlock
+        self.block = block(h, config.groups)
         self.up2 = IntConv2d(h, 4 * h, 3)
         self.out = IntConv2d(h, config.hyper_features, 1)
 
