@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch's CPU build is pinned here: an unpinned torch pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install system-deps demo test bench clean
 
 install: $(STAMP)
 
@@ -20,7 +20,14 @@ $(STAMP): pyproject.toml setup.py edgecodec/codec/entropy/_rans.c
 demo: install
 	$(VENV)/bin/edgecodec demo
 
-test: install
+# Debian packages the tests run for real (scaled mode, viewer page); installed only when missing.
+SYSTEM_DEPS := nats-server:nats-server chromium:chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@missing=""; for pair in $(SYSTEM_DEPS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
+
+test: install system-deps
 	$(PY) -m pytest -q
 
 bench: install

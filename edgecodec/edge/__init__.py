@@ -1,0 +1,1 @@
+"""The camera daemon: capture, encode, spool durably, upload to the ingest server."""

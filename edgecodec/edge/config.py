@@ -1,0 +1,51 @@
+"""The daemon's configuration (``device.toml`` and command-line flags; flags win)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator
+
+from .protocol import check_device_id
+
+
+class DaemonConfig(BaseModel):
+    """Everything the camera daemon needs; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(description="video file, /dev/videoN or index, rtsp:// URL, GStreamer pipeline, or csi:N")
+    server: str = Field(pattern=r"^https?://[^\s/]+",
+                        description="ingest server base URL, e.g. https://nvr.example:8443")
+    device_id: str = Field(description="this camera's id: 1..64 of [A-Za-z0-9._-], not starting with '.'")
+    token_file: FilePath = Field(description="file holding this device's bearer token (re-read after a 401)")
+    spool: Path = Field(description="directory of the durable upload spool and the sequence state")
+    fps: Optional[float] = Field(default=None, ge=0, description="capture at most this many frames/s "
+                                 "(default: a file's own rate, a live source as delivered; 0: no pacing)")
+    quality: float = Field(default=50.0, ge=0, le=100, description="codec quality 0..100")
+    max_frames: Optional[int] = Field(default=None, ge=1, description="stop after capturing this many frames")
+    loop: bool = Field(default=False, description="restart a video file at its end")
+    model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")
+    backend: Literal["torch", "onnxruntime"] = Field(default="torch", description="runtime of the encoder transform")
+    threads: int = Field(default=1, ge=1, le=64, description="PyTorch threads for encoding")
+    backpressure: Literal["auto", "drop", "block"] = Field(
+        default="auto", description="full capture queue: drop (count) new frames, or block the reader; "
+                                    "auto drops for live sources and blocks for files")
+    queue_size: int = Field(default=8, ge=1, le=1024, description="frames between capture and encode")
+    spool_max_bytes: int = Field(default=1 << 30, ge=1 << 16,
+                                 description="spool size bound; oldest frames evicted beyond it")
+    seq_block: int = Field(default=1000, ge=1, description="sequence numbers reserved per fsync'd state write")
+    http_listen: str = Field(default="127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$",
+                             description="HOST:PORT of /healthz and /metrics (port 0: any free port)")
+    upload_timeout_s: float = Field(default=30.0, gt=0, description="timeout of one upload request")
+    backoff_initial_s: float = Field(default=0.5, gt=0, description="first retry delay after a failed upload")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="cap of the exponential retry delay (full jitter)")
+    drain_timeout_s: float = Field(default=30.0, ge=0, description="at the end or on SIGTERM, keep uploading this "
+                                                                  "long; what is left stays spooled for the next start")
+    max_restarts: int = Field(default=5, ge=0, description="restarts of a crashed role before the daemon gives up")
+    ca_file: Optional[FilePath] = Field(default=None, description="CA bundle for a server with a private certificate")
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        return check_device_id(value)

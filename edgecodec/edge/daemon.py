@@ -1,0 +1,106 @@
+"""Wires the daemon: capture -> queue -> encode -> spool -> upload, one watchdog, one stop event.
+
+Roles are threads, not processes: OpenCV capture, PyTorch/TensorRT inference and socket I/O
+all release the GIL, frames move between roles without copies or shared-memory plumbing, and a
+Jetson's memory holds one CUDA context and one model instead of one per process.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+
+from .config import DaemonConfig
+from .metrics import DaemonMetrics, serve_http
+from .roles import Capture, Encoder, FrameQueue
+from .sequence import SequenceAllocator
+from .sources import gstreamer_available, is_jetson, open_capture, plan_source
+from .spool import Spool
+from .uploader import Backoff, IngestClient, Uploader
+from .watchdog import GaveUp, Watchdog
+
+log = logging.getLogger("edgecodec.daemon")
+
+
+def make_encoder(cfg: DaemonConfig):
+    """The encode function of the configured model and runtime (loaded once)."""
+    import torch
+
+    from ..backends import load_backend
+    from ..codec import codec
+
+    torch.set_num_threads(cfg.threads)
+    backend = load_backend(cfg.model, cfg.backend)
+    log.info("model %s (%s), backend %s", backend.model.config.name, backend.model_id.hex(), cfg.backend)
+
+    def encode(rgb):
+        with torch.inference_mode():
+            return codec.encode(backend.model, rgb, cfg.quality, backend.encoder, backend.model_id)
+
+    return encode
+
+
+def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
+    """Run until the source ends (or max_frames, or SIGTERM), then drain; returns the counters."""
+    plan = plan_source(cfg.source, gstreamer_available(), is_jetson())
+    stop = stop or threading.Event()
+    abort, capture_done = threading.Event(), threading.Event()
+    metrics = DaemonMetrics()
+    spool = Spool(cfg.spool, cfg.spool_max_bytes, on_evict=lambda frame: metrics.evicted.inc())
+    seqs = SequenceAllocator(cfg.spool, cfg.seq_block)
+    client = IngestClient(cfg.server, cfg.device_id, cfg.token_file, cfg.upload_timeout_s, cfg.ca_file)
+    drop = cfg.backpressure == "drop" or (cfg.backpressure == "auto" and plan.live)
+    frames = FrameQueue(cfg.queue_size, drop, metrics)
+    capture = Capture(plan, open_capture, frames, metrics, cfg.fps, cfg.max_frames, cfg.loop, stop, capture_done)
+    encoder = Encoder(make_encoder(cfg), frames, spool, seqs, metrics, capture_done, abort)
+    uploader = Uploader(spool, client, metrics, Backoff(cfg.backoff_initial_s, cfg.backoff_max_s),
+                        lambda: encoder.done.is_set() and len(spool) == 0, abort)
+    watchdog = Watchdog(cfg.max_restarts)
+    http = serve_http(cfg.http_listen, metrics, watchdog.health)
+    log.info("device %s: %s source %r -> %s; health and metrics on port %d", cfg.device_id, plan.kind,
+             cfg.source, cfg.server, http.server_address[1])
+    previous = _on_signals(stop)
+    for name, target in (("upload", uploader.run), ("encode", encoder.run), ("capture", capture.run)):
+        watchdog.start(name, target)
+    try:
+        _supervise(watchdog, stop, capture_done, encoder.done, abort, cfg.drain_timeout_s)
+    finally:
+        stop.set()
+        abort.set()
+        watchdog.join(10.0)
+        http.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    summary = {**metrics.snapshot(), "spool_frames": len(spool), "spool_bytes": spool.total_bytes}
+    log.info("summary %s", json.dumps(summary))
+    return summary
+
+
+def _supervise(watchdog: Watchdog, stop: threading.Event, capture_done: threading.Event,
+               encoded_all: threading.Event, abort: threading.Event, drain_timeout: float) -> None:
+    """Restart crashed roles; once everything captured is spooled, upload for at most ``drain_timeout``."""
+    deadline = None
+    while not watchdog.done("upload"):
+        try:
+            watchdog.check()
+        except GaveUp:
+            abort.set()
+            raise
+        if stop.is_set() and not watchdog.running("capture"):
+            capture_done.set()  # a crashed capture waiting for its restart will not set it
+        if deadline is None and encoded_all.is_set():
+            deadline = time.monotonic() + drain_timeout
+            log.info("capture finished and encoded: uploading for at most %.0f s more", drain_timeout)
+        if deadline is not None and time.monotonic() > deadline:
+            log.warning("drain timeout: frames left in the spool are uploaded at the next start")
+            return
+        time.sleep(0.1)
+
+
+def _on_signals(stop: threading.Event) -> dict:
+    """SIGTERM/SIGINT stop capturing (what is queued is encoded, the spool drains); returns the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

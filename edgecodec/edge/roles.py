@@ -1,0 +1,125 @@
+"""The capture and encode roles, joined by a bounded queue that drops and counts (or blocks)."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..imageio import to_rgb8
+from .metrics import BitrateMeter, DaemonMetrics
+from .sequence import SequenceAllocator
+from .sources import SourcePlan
+from .spool import Spool
+
+log = logging.getLogger("edgecodec.daemon")
+
+
+class FrameQueue:
+    """Bounded queue of (capture time in us, BGR frame). ``drop``: a full queue drops the new frame."""
+
+    def __init__(self, size: int, drop: bool, metrics: DaemonMetrics):
+        self._q: queue.Queue = queue.Queue(maxsize=size)
+        self.drop, self.metrics = drop, metrics
+
+    def put(self, item: tuple[int, np.ndarray], stop: threading.Event) -> None:
+        if self.drop:
+            try:
+                self._q.put_nowait(item)
+            except queue.Full:
+                self.metrics.dropped.inc()
+            return
+        while not stop.is_set():
+            try:
+                self._q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, timeout: float) -> tuple[int, np.ndarray] | None:
+        try:
+            return self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def empty(self) -> bool:
+        return self._q.empty()
+
+
+class Capture:
+    """Reads frames from the source at most ``fps`` per second until the end, ``max_frames`` or stop.
+
+    A live source that stops delivering raises, so the watchdog reopens it (limited restarts)."""
+
+    def __init__(self, plan: SourcePlan, opener: Callable[[SourcePlan], Any], frames: FrameQueue,
+                 metrics: DaemonMetrics, fps: float | None, max_frames: int | None, loop: bool,
+                 stop: threading.Event, done: threading.Event):
+        self.plan, self.opener, self.frames, self.metrics = plan, opener, frames, metrics
+        self.fps = fps
+        self.max_frames, self.loop, self.stop, self.done = max_frames, loop, stop, done
+        self.count = 0  # survives restarts: max_frames counts the whole run
+
+    def run(self) -> None:
+        cap = self.opener(self.plan)
+        fps = self.fps
+        if fps is None:  # a file plays at its own rate, a live source as fast as it delivers
+            fps = 0.0 if self.plan.live else float(cap.get(5) or 0.0)  # 5 = cv2.CAP_PROP_FPS
+        try:
+            self._read_loop(cap, 1.0 / fps if fps > 0 else 0.0)
+        finally:
+            cap.release()
+        self.done.set()
+
+    def _read_loop(self, cap: Any, period: float) -> None:
+        next_at = time.monotonic()
+        while not self.stop.is_set() and (self.max_frames is None or self.count < self.max_frames):
+            ok, frame = cap.read()
+            if not ok:
+                if self.plan.live:
+                    raise OSError(f"source {self.plan.target!r} stopped delivering frames")
+                if not self.loop or not cap.set(1, 0) or self.count == 0:  # 1 = cv2.CAP_PROP_POS_FRAMES
+                    return
+                continue
+            self.frames.put((time.time_ns() // 1000, frame), self.stop)
+            self.count += 1
+            self.metrics.captured.inc()
+            if period:
+                next_at = max(next_at + period, time.monotonic())
+                self.stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+class Encoder:
+    """Encodes queued frames and spools them under fresh sequence numbers; drains the queue at the end."""
+
+    def __init__(self, encode: Callable[[np.ndarray], bytes], frames: FrameQueue, spool: Spool,
+                 seqs: SequenceAllocator, metrics: DaemonMetrics, capture_done: threading.Event,
+                 abort: threading.Event):
+        self.encode, self.frames, self.spool, self.seqs = encode, frames, spool, seqs
+        self.metrics, self.capture_done, self.abort = metrics, capture_done, abort
+        self.done = threading.Event()
+        self.bitrate = BitrateMeter()
+
+    def run(self) -> None:
+        while not self.abort.is_set():
+            item = self.frames.get(timeout=0.2)
+            if item is None:
+                if self.capture_done.is_set() and self.frames.empty():
+                    self.done.set()
+                    return
+                continue
+            self._encode_one(*item)
+
+    def _encode_one(self, capture_us: int, bgr: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        data = self.encode(to_rgb8(bgr, "frame"))
+        self.metrics.encode_seconds.observe(time.perf_counter() - t0)
+        self.metrics.encoded.inc()
+        self.metrics.encoded_bytes.inc(len(data))
+        self.metrics.bitrate.set(self.bitrate.add(len(data), capture_us))
+        if self.spool.put(self.seqs.next(), capture_us, data):
+            self.metrics.spooled.inc()
+        self.metrics.spool_frames.set(len(self.spool))
+        self.metrics.spool_bytes.set(self.spool.total_bytes)

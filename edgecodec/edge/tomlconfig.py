@@ -1,0 +1,45 @@
+"""Reading a TOML configuration file into a pydantic model, errors as one line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; raises ValueError/OSError with the file name."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    except FileNotFoundError:
+        raise OSError(f"config file {path} does not exist") from None
+
+
+def build_config(model: type[M], path: str | Path | None, overrides: dict[str, Any]) -> M:
+    """The file's values, then every override that is not None (command-line flags win)."""
+    data = read_toml(path) if path else {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"{path or 'configuration'}: {one_line(e)}") from None
+
+
+def one_line(error: ValidationError) -> str:
+    """All validation errors of a model in one line: 'field: message; field: message'."""
+    parts = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

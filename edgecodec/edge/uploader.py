@@ -1,0 +1,152 @@
+"""The upload role: spooled frames to the server, oldest first, with retries and backoff.
+
+A frame leaves the spool only after a 200/201 (the server stored it durably). Network
+errors, 5xx, 408, 429, 404 (a misrouted URL) and 401/403 (a token being fixed) are
+retried with exponential backoff and jitter; 400/409/413/422 reject that frame for good.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from .metrics import DaemonMetrics
+from .protocol import CAPTURE_HEADER, CONTENT_TYPE, frame_path
+from .spool import Spool, SpooledFrame
+
+log = logging.getLogger("edgecodec.upload")
+REJECT = frozenset({400, 409, 413, 422})
+
+
+class Backoff:
+    """Exponential backoff with equal jitter: the n-th delay is uniform in [cap/2, cap]."""
+
+    def __init__(self, initial: float, maximum: float, rng: Callable[[], float] = random.random):
+        self.initial, self.maximum, self.rng = initial, maximum, rng
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        cap = min(self.maximum, self.initial * 2 ** min(self.failures, 60))
+        self.failures += 1
+        return cap / 2 + self.rng() * cap / 2
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class IngestClient:
+    """One keep-alive HTTP(S) connection to the ingest server."""
+
+    def __init__(self, base_url: str, device_id: str, token_file: Path, timeout: float, ca_file: Path | None = None):
+        url = urlsplit(base_url)
+        self.https = url.scheme == "https"
+        self.netloc, self.prefix = url.netloc, url.path.rstrip("/")
+        self.device_id, self.token_file, self.timeout = device_id, Path(token_file), timeout
+        self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None) if self.https else None
+        self.token = self._read_token()
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _read_token(self) -> str:
+        token = self.token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            raise ValueError(f"token file {self.token_file} is empty")
+        return token
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self.https:
+                self._conn = http.client.HTTPSConnection(self.netloc, timeout=self.timeout, context=self.context)
+            else:
+                self._conn = http.client.HTTPConnection(self.netloc, timeout=self.timeout)
+        return self._conn
+
+    def post_frame(self, seq: int, capture_us: int, data: bytes) -> tuple[int, str]:
+        """POST one frame; returns (status, server message). Raises OSError on network failure."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": CONTENT_TYPE,
+                   CAPTURE_HEADER: str(capture_us)}
+        try:
+            conn = self._connection()
+            conn.request("POST", self.prefix + frame_path(self.device_id, seq), body=data, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read(65536)
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise OSError(f"upload of frame {seq} failed: {type(e).__name__}: {e}") from None
+        if resp.getheader("Connection", "").lower() == "close":
+            self.close()
+        if resp.status in (401, 403):
+            self.token = self._read_token()  # maybe replaced on disk meanwhile
+        return resp.status, _message(body)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _message(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        return str(doc.get("error") or doc.get("status") or "")
+    return body[:200].decode("utf-8", "replace")
+
+
+class Uploader:
+    """Uploads until ``finished()`` (producer done and spool empty) or ``abort`` is set."""
+
+    def __init__(self, spool: Spool, client: IngestClient, metrics: DaemonMetrics, backoff: Backoff,
+                 finished: Callable[[], bool], abort: threading.Event):
+        self.spool, self.client, self.metrics, self.backoff = spool, client, metrics, backoff
+        self.finished, self.abort = finished, abort
+
+    def run(self) -> None:
+        try:
+            while not self.abort.is_set():
+                frame = self.spool.take(timeout=0.2)
+                if frame is None:
+                    if self.finished():
+                        return
+                    continue
+                self._upload(frame)
+        finally:
+            self.client.close()
+
+    def _upload(self, frame: SpooledFrame) -> None:
+        data = self.spool.read_valid(frame)
+        if data is None:
+            self.metrics.corrupt.inc()
+            return
+        t0 = time.monotonic()
+        try:
+            status, message = self.client.post_frame(frame.seq, frame.capture_us, data)
+        except OSError as e:
+            status, message = 0, str(e)
+        if status in (200, 201):
+            self.metrics.upload_seconds.observe(time.monotonic() - t0)
+            self.metrics.upload_lag.set(max(0.0, time.time() - frame.capture_us / 1e6))
+            self.spool.remove(frame)
+            self.metrics.uploaded.inc()
+            self.backoff.reset()
+        elif status in REJECT:
+            log.error("server rejected frame %d for good (%d: %s): removed from the spool", frame.seq, status, message)
+            self.spool.remove(frame)
+            self.metrics.rejected.inc()
+        else:
+            self.spool.release(frame)
+            self.metrics.upload_errors.inc()
+            delay = self.backoff.next_delay()
+            log.warning("upload of frame %d failed (%s): retry in %.1f s", frame.seq,
+                        f"{status}: {message}" if status else message, delay)
+            self.abort.wait(delay)
+        self.metrics.spool_frames.set(len(self.spool))
+        self.metrics.spool_bytes.set(self.spool.total_bytes)

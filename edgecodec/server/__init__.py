@@ -1,0 +1,1 @@
+"""The ingest server: authenticated idempotent uploads, durable storage, decode workers, viewer."""

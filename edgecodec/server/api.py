@@ -1,0 +1,114 @@
+"""The read side of the HTTP API (viewer tokens only), health, metrics and the viewer page."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ..edge.protocol import parse_seq, valid_device_id
+from .auth import Refused, require_viewer
+from .context import CTX, ServerContext
+from .local_decoder import DecodeFailed
+from .page import PAGE
+from .records import FrameRecord
+
+IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
+MAX_LIST = 10000
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    ctx: ServerContext = request.app[CTX]
+    require_viewer(request, ctx.tokens)
+    return web.json_response({"devices": await ctx.index.devices()})
+
+
+async def list_frames(request: web.Request) -> web.Response:
+    ctx: ServerContext = request.app[CTX]
+    require_viewer(request, ctx.tokens)
+    device_id = _device(request)
+    q = request.query
+    try:
+        since = parse_time(q.get("since", "0"))
+        until = parse_time(q.get("until", str(1 << 40)))
+        limit = int(q.get("limit", "1000"))
+    except ValueError as e:
+        raise Refused(400, "bad_request", str(e)) from None
+    if not 1 <= limit <= MAX_LIST:
+        raise Refused(400, "bad_request", f"limit must be 1..{MAX_LIST}")
+    frames = await ctx.index.frames(device_id, since, until, limit)
+    return web.json_response({"device_id": device_id, "frames": [f.to_json() for f in frames]})
+
+
+def parse_time(text: str) -> int:
+    """since/until: Unix seconds (may be fractional) or ISO 8601 with a time zone -> microseconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"bad time {text[:40]!r}: use Unix seconds or ISO 8601") from None
+        if when.tzinfo is None:
+            raise ValueError(f"time {text[:40]!r} needs a time zone (e.g. Z)") from None
+        seconds = when.timestamp()
+    if not 0 <= seconds <= 1 << 40:
+        raise ValueError(f"time {text[:40]!r} out of range")
+    return int(seconds * 1e6)
+
+
+async def get_ecb(request: web.Request) -> web.Response:
+    ctx: ServerContext = request.app[CTX]
+    rec = await _record(request, ctx)
+    data = await asyncio.get_running_loop().run_in_executor(None, ctx.store.read, rec.path)
+    return web.Response(body=data, content_type="application/vnd.edgecodec.ecb", headers=IMMUTABLE)
+
+
+async def get_png(request: web.Request) -> web.Response:
+    ctx: ServerContext = request.app[CTX]
+    rec = await _record(request, ctx)
+    try:
+        png = await asyncio.wait_for(ctx.decoder.png(rec), ctx.cfg.decode_timeout_s)
+    except DecodeFailed as e:
+        raise Refused(422, "decode_failed", f"frame does not decode: {e}") from None
+    except asyncio.TimeoutError:
+        raise Refused(504, "decode_timeout", "decoding took too long; try again") from None
+    return web.Response(body=png, content_type="image/png", headers=IMMUTABLE)
+
+
+async def _record(request: web.Request, ctx: ServerContext) -> FrameRecord:
+    require_viewer(request, ctx.tokens)
+    device_id = _device(request)
+    try:
+        seq = parse_seq(request.match_info["seq"])
+    except ValueError as e:
+        raise Refused(400, "bad_request", str(e)) from None
+    rec = await ctx.index.get(device_id, seq)
+    if rec is None:
+        raise Refused(404, "not_found", f"no frame {seq} of {device_id}")
+    return rec
+
+
+def _device(request: web.Request) -> str:
+    device_id = request.match_info["device_id"]
+    if not valid_device_id(device_id):
+        raise Refused(400, "bad_device_id", "invalid device id")
+    return device_id
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx: ServerContext = request.app[CTX]
+    return web.Response(body=generate_latest(ctx.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=PAGE, content_type="text/html",
+                        headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; "
+                                 "script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+                                 "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,112 @@
+"""The aiohttp application and the ``serve`` loop (embedded or scaled mode)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+
+from aiohttp import web
+
+from . import api, ingest
+from .auth import Refused
+from .config import ServerConfig
+from .context import CTX, ServerContext
+from .metrics import ServerMetrics
+from .storage import FrameStore
+from .tokens import TokenStore
+
+log = logging.getLogger("edgecodec.server")
+FRAME = "/api/v1/devices/{device_id}/frames/{seq}"
+
+
+@web.middleware
+async def refusals(request: web.Request, handler) -> web.StreamResponse:
+    """Refused -> a JSON error with its status (and a counted reason)."""
+    try:
+        return await handler(request)
+    except Refused as e:
+        request.app[CTX].metrics.rejected.labels(e.reason).inc()
+        headers = {"WWW-Authenticate": 'Bearer realm="edgecodec"'} if e.status == 401 else None
+        return web.json_response({"error": e.message, "reason": e.reason}, status=e.status, headers=headers)
+
+
+def build_app(ctx: ServerContext) -> web.Application:
+    """Routes of the versioned API, health, metrics and the viewer page."""
+    app = web.Application(middlewares=[refusals], client_max_size=ctx.cfg.max_body_bytes)
+    app[CTX] = ctx
+    app.router.add_post(FRAME, ingest.post_frame)
+    app.router.add_get(FRAME + ".ecb", api.get_ecb)
+    app.router.add_get(FRAME + ".png", api.get_png)
+    app.router.add_get("/api/v1/devices/{device_id}/frames", api.list_frames)
+    app.router.add_get("/api/v1/devices", api.list_devices)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/metrics", api.metrics)
+    app.router.add_get("/", api.page)
+    return app
+
+
+async def open_context(cfg: ServerConfig) -> ServerContext:
+    """Storage, tokens, and the index and decoder of the configured mode."""
+    store, metrics = FrameStore(cfg.data), ServerMetrics()
+    if cfg.nats:
+        from .nats_mode import connect_scaled
+
+        index, decoder = await connect_scaled(cfg, store, metrics)
+    else:
+        from .local_decoder import LocalDecoder
+        from .sqlite_index import SqliteIndex
+
+        index = SqliteIndex(cfg.data)
+        decoder = None
+        if cfg.decode_workers:
+            decoder = LocalDecoder(store, index, metrics, cfg.model, cfg.backend, cfg.decode_workers,
+                                   cfg.decode_on_arrival, cfg.decode_queue)
+            await decoder.start()
+    return ServerContext(cfg, store, index, decoder or _NoDecoder(), TokenStore(cfg.data), metrics)
+
+
+class _NoDecoder:
+    """decode_workers = 0: frames are stored, never decoded here."""
+
+    def on_stored(self, rec) -> None:
+        pass
+
+    async def png(self, rec) -> bytes:
+        raise Refused(503, "no_decoder", "this server does not decode (decode_workers = 0)")
+
+    async def close(self) -> None:
+        pass
+
+
+def _ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
+    if cfg.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    return context
+
+
+async def serve(cfg: ServerConfig, ready=None) -> None:
+    """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once listening."""
+    ctx = await open_context(cfg)
+    runner = web.AppRunner(build_app(ctx), access_log=None)
+    await runner.setup()
+    host, port = cfg.listen.rsplit(":", 1)
+    site = web.TCPSite(runner, host or None, int(port), ssl_context=_ssl_context(cfg), reuse_address=True)
+    await site.start()
+    bound = runner.addresses[0][1]
+    log.info("serving %s on %s://%s:%d (%s mode)", cfg.data, "https" if cfg.tls_cert else "http", host, bound,
+             "scaled" if cfg.nats else "embedded")
+    if ready:
+        ready(bound)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await ctx.decoder.close()
+        await ctx.index.close()

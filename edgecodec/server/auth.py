@@ -1,0 +1,33 @@
+"""Bearer-token authentication of requests."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from .tokens import Principal, TokenStore
+
+
+class Refused(Exception):
+    """A request refused with an HTTP status and a reason (sent as JSON, nothing stored)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def principal(request: web.Request, tokens: TokenStore) -> Principal:
+    """The token's owner; Refused(401) without a valid active token."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(401, "unauthenticated", "missing bearer token")
+    who = tokens.authenticate(token.strip())
+    if who is None:
+        raise Refused(401, "unauthenticated", "unknown or revoked token")
+    return who
+
+
+def require_viewer(request: web.Request, tokens: TokenStore) -> Principal:
+    """Reads need a viewer token; devices cannot read."""
+    who = principal(request, tokens)
+    if who.role != "viewer":
+        raise Refused(403, "forbidden", "this token may not read (viewer role needed)")
+    return who

@@ -1,0 +1,38 @@
+"""The server's configuration (``server.toml`` and command-line flags; flags win)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
+
+from ..codec.bitstream import DEFAULT_MAX_PIXELS
+
+
+class ServerConfig(BaseModel):
+    """Everything ``edgecodec serve`` needs; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path = Field(description="data directory: frames, PNG cache, SQLite index, tokens.json")
+    listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^\s]*:\d{1,5}$", description="HOST:PORT to listen on")
+    decode_workers: int = Field(default=1, ge=0, le=64, description="decode worker processes (0: no decoding here)")
+    decode_on_arrival: bool = Field(default=True, description="decode every frame when it arrives (else on demand)")
+    decode_queue: int = Field(default=256, ge=1, description="arrivals waiting for a decoder; beyond, on demand only")
+    decode_timeout_s: float = Field(default=120.0, gt=0, description="how long a PNG request waits for its decode")
+    model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")
+    backend: Literal["torch", "onnxruntime"] = Field(default="torch", description="runtime of the decoder transform")
+    max_body_bytes: int = Field(default=16 << 20, ge=1024, description="largest accepted upload in bytes (else 413)")
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, description="largest accepted frame in pixels")
+    tls_cert: Optional[FilePath] = Field(default=None, description="PEM certificate chain: serve HTTPS")
+    tls_key: Optional[FilePath] = Field(default=None, description="PEM private key of tls_cert")
+    nats: Optional[str] = Field(default=None, pattern=r"^(nats|tls)://", description="NATS URL: scaled mode (index "
+                                "in JetStream, decoding by `edgecodec worker`; data directory shared)")
+    nats_prefix: str = Field(default="edgecodec", pattern=r"^[A-Za-z0-9_-]{1,32}$",
+                             description="name prefix of the JetStream streams and buckets")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "ServerConfig":
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self

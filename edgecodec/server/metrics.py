@@ -1,0 +1,21 @@
+"""The server's Prometheus counters."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class ServerMetrics:
+    """One registry per server instance."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.stored = Counter("edgecodec_server_frames_stored", "frames stored (201)", registry=r)
+        self.duplicates = Counter("edgecodec_server_frames_duplicate", "repeated uploads of a stored frame (200)",
+                                  registry=r)
+        self.rejected = Counter("edgecodec_server_requests_rejected", "refused requests", ["reason"], registry=r)
+        self.decoded = Counter("edgecodec_server_frames_decoded", "frames decoded to PNG", registry=r)
+        self.decode_failed = Counter("edgecodec_server_decode_failures", "frames that failed to decode", registry=r)
+        self.decode_skipped = Counter("edgecodec_server_decode_skipped", "arrivals not decoded (queue full)",
+                                      registry=r)
+        self.ingest_seconds = Histogram("edgecodec_server_ingest_seconds", "time to validate and store a frame",
+                                        registry=r, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))

@@ -1,0 +1,64 @@
+"""device.toml + flags: validation, precedence, one-line errors, --validate-config."""
+from __future__ import annotations
+
+import pytest
+
+from edgecodec.edge.config import DaemonConfig
+from edgecodec.edge.tomlconfig import build_config
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "token").write_text("ecb_x")
+    good = tmp_path / "device.toml"
+    good.write_text(f'source = "0"\nserver = "https://nvr.example:8443"\ndevice_id = "gate-1"\n'
+                    f'token_file = "{tmp_path / "token"}"\nspool = "{tmp_path / "spool"}"\nquality = 60\n')
+    return tmp_path, good
+
+
+def test_every_field_has_a_description():
+    assert all(f.description for f in DaemonConfig.model_fields.values())
+
+
+def test_flags_override_the_file(files):
+    _, good = files
+    cfg = build_config(DaemonConfig, good, {"quality": 75.0, "fps": None, "device_id": "gate-2"})
+    assert (cfg.quality, cfg.fps, cfg.device_id, cfg.source) == (75.0, None, "gate-2", "0")
+
+
+def test_validate_config_accepts_a_good_file(files, cli):
+    _, good = files
+    result = cli("daemon", "--config", good, "--validate-config")
+    assert result.rc == 0 and "valid" in result.out
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ('colour = "red"\n', "colour: Extra inputs are not permitted"),
+    ("quality = 101\n", "quality"),
+    ('fps = "fast"\n', "fps"),
+    ('http_listen = "9464"\n', "http_listen"),
+    ("spool_max_bytes = 10\n", "spool_max_bytes"),
+])
+def test_validate_config_rejects_bad_values_in_one_line(files, cli, extra, needle):
+    tmp, good = files
+    bad = tmp / "bad.toml"
+    bad.write_text(good.read_text().replace("quality = 60\n", "") + extra)
+    result = cli("daemon", "--config", bad, "--validate-config")
+    assert result.rc == 1 and len(result.err_lines) == 1 and needle in result.err
+
+
+def test_bad_device_id_missing_token_file_and_bad_toml(files, cli):
+    tmp, good = files
+    for text, needle in [(good.read_text().replace("gate-1", "../x"), "invalid name"),
+                         (good.read_text().replace(str(tmp / "token"), str(tmp / "nope")), "token_file"),
+                         ("source = \n", "not valid TOML")]:
+        bad = tmp / "bad.toml"
+        bad.write_text(text)
+        result = cli("daemon", "--config", bad, "--validate-config")
+        assert result.rc == 1 and len(result.err_lines) == 1 and needle in result.err, result.err
+
+
+def test_missing_required_settings_are_named(cli, tmp_path):
+    result = cli("daemon", "--source", "0", "--validate-config")
+    assert result.rc == 1 and "server: Field required" in result.err and len(result.err_lines) == 1
+    assert cli("daemon", "--config", tmp_path / "absent.toml").rc == 1

@@ -1,0 +1,71 @@
+"""The spool: durable FIFO, byte bound with counted oldest-first eviction, crash leftovers, validation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgecodec.checkpoint import from_checkpoint
+from edgecodec.codec import codec
+from edgecodec.edge.spool import Spool
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def ecb(tiny_ckpt) -> bytes:
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    return codec.encode(from_checkpoint(tiny_ckpt), img, 50)
+
+
+def test_fifo_survives_a_restart(tmp_path, ecb):
+    spool = Spool(tmp_path, 1 << 20)
+    for seq in (5, 6, 7):
+        assert spool.put(seq, 1000 + seq, ecb)
+    frame = spool.take(0)
+    assert (frame.seq, frame.capture_us) == (5, 1005)
+    spool.remove(frame)
+    again = Spool(tmp_path, 1 << 20)
+    assert len(again) == 2 and again.total_bytes == 2 * len(ecb)
+    assert again.take(0).seq == 6
+
+
+def test_eviction_is_oldest_first_and_counted(tmp_path, ecb):
+    evicted = []
+    spool = Spool(tmp_path, 3 * len(ecb), on_evict=lambda f: evicted.append(f.seq))
+    for seq in range(5):
+        spool.put(seq, seq, ecb)
+    assert evicted == [0, 1] and len(spool) == 3 and spool.total_bytes <= 3 * len(ecb)
+    assert sorted(int(p.name[:20]) for p in tmp_path.glob("*.ecb")) == [2, 3, 4]
+
+
+def test_the_frame_in_flight_is_not_evicted(tmp_path, ecb):
+    evicted = []
+    spool = Spool(tmp_path, 2 * len(ecb), on_evict=lambda f: evicted.append(f.seq))
+    spool.put(0, 0, ecb)
+    spool.put(1, 1, ecb)
+    assert spool.take(0).seq == 0
+    spool.put(2, 2, ecb)
+    assert evicted == [1]
+
+
+def test_a_frame_larger_than_the_spool_is_refused(tmp_path, ecb):
+    spool = Spool(tmp_path, len(ecb) - 1)
+    assert not spool.put(0, 0, ecb) and len(spool) == 0
+
+
+def test_partial_writes_are_removed_and_corrupt_files_never_returned(tmp_path, ecb):
+    (tmp_path / ".tmp-00000000000000000003-1.ecb.123").write_bytes(ecb[:10])
+    (tmp_path / f"{1:020d}-1.ecb").write_bytes(ecb[:-1])  # truncated
+    flipped = bytearray(ecb)
+    flipped[50] ^= 0xFF
+    (tmp_path / f"{2:020d}-2.ecb").write_bytes(bytes(flipped))  # CRC mismatch
+    (tmp_path / f"{3:020d}-3.ecb").write_bytes(ecb)
+    spool = Spool(tmp_path, 1 << 20)
+    assert not list(tmp_path.glob(".tmp-*"))
+    good = []
+    while (frame := spool.take(0)) is not None:
+        data = spool.read_valid(frame)
+        if data is not None:
+            good.append(frame.seq)
+            spool.remove(frame)
+    assert good == [3] and not list(tmp_path.glob("*.ecb"))
