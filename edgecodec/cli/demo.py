@@ -10,13 +10,19 @@ SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="encode + decode a folder of images and report bpp/PSNR",
-                       description="Round-trip every image of a folder through real .ecb bytes with the "
-                                   "embedded model; prints bpp and PSNR per image and the mean.")
+    p = sub.add_parser("demo", help="the main job: code a folder of images, then stream a camera to a server",
+                       description="1) Round-trip every image of a folder through real .ecb bytes with the "
+                                   "embedded model (bpp and PSNR per image). 2) The whole loop: a local server, "
+                                   "the daemon streaming frames of the surveillance video to it, a summary "
+                                   "(frames stored, bpp, kbit/s, PSNR of the server's decodes, JPEG at the same "
+                                   "PSNR) and the viewer's URL.")
     p.add_argument("folder", nargs="?", default=None,
                    help="images to code (default: ../shared/data/kodak, else the bundled samples)")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100 (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
+    p.add_argument("--frames", type=int, default=100, help="frames to stream in part 2 (0: skip the stream)")
+    p.add_argument("--serve-for", type=float, default=0.0,
+                   help="keep the demo server and its viewer page up this many seconds after the summary")
     p.set_defaults(run=run)
 
 
@@ -25,6 +31,17 @@ def _default_folder() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    code_images(args)
+    if args.frames > 0:
+        from ..edge.demo import run_stream_demo
+
+        print(f"\nstreaming {args.frames} frames through a local server (camera daemon -> ingest server)")
+        run_stream_demo(frames=args.frames, model=args.model, quality=args.quality, serve_for=args.serve_for)
+    return 0
+
+
+def code_images(args: argparse.Namespace) -> None:
+    """Part 1: every image of the folder through real bytes, one line per image."""
     from ..checkpoint import DEFAULT_WEIGHTS
     from ..codec import bitstream, codec
     from ..backends import load_backend
@@ -56,4 +73,3 @@ def run(args: argparse.Namespace) -> int:
     n = len(rows)
     mean = [sum(r[i] for r in rows) / n for i in range(4)]
     print(f"{'mean':<16}{'':>11}{'':>9}{mean[0]:>8.3f}{mean[1]:>9.2f}{mean[2]:>7.2f}{mean[3]:>7.2f}")
-    return 0
