@@ -1,0 +1,36 @@
+"""The calibrated settings as the daemon's ``device.toml`` (only fields ``DaemonConfig`` defines).
+
+The file holds what calibration decides (``quality``, ``fps``, ``model`` when the encoder was
+adapted or given, and the ``source`` it measured); the site adds ``server``, ``device_id``,
+``token_file`` and ``spool`` (or passes them as flags) before ``edgecodec daemon --config``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..edge.config import DaemonConfig
+
+HEADER = ("# Written by `edgecodec calibrate` on {when}.\n"
+          "# Add server, device_id, token_file and spool (or pass them as flags), then:\n"
+          "#   edgecodec daemon --config device.toml\n")
+
+
+def _value(key: str, value: Any) -> str:
+    """One TOML value (strings use JSON escapes, which TOML's basic strings accept)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"{key}: cannot write a {type(value).__name__} to device.toml")
+
+
+def device_toml(settings: dict[str, Any], when: str) -> str:
+    """TOML text of ``settings``; every key must be a daemon configuration field."""
+    unknown = sorted(set(settings) - set(DaemonConfig.model_fields))
+    if unknown:
+        raise ValueError(f"not daemon settings: {', '.join(unknown)}")
+    lines = [f"{key} = {_value(key, value)}" for key, value in settings.items() if value is not None]
+    return HEADER.format(when=when) + "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""The settings of a calibration run, and their validation (cheap to import: no torch)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rate import DEFAULT_GRID, DEFAULT_PERCENTILE
+
+EVAL_QUALITIES = (10.0, 30.0, 50.0, 70.0, 90.0)
+METHODS = ("percentile", "entropy")
+
+
+@dataclass
+class CalibrateOptions:
+    """Everything ``edgecodec calibrate`` takes."""
+
+    source: str
+    frames: int
+    out: str
+    budget_kbps: float
+    fps: float
+    model: str | None = None
+    adapt: bool = False
+    adapt_steps: int = 200
+    adapt_lr: float = 3e-5
+    method: str = "percentile"
+    percentile: float = 99.99
+    rate_percentile: float = DEFAULT_PERCENTILE
+    quality_grid: tuple[float, ...] = DEFAULT_GRID
+    eval_qualities: tuple[float, ...] = EVAL_QUALITIES
+    interval: float = 2.0
+    capture_timeout: float | None = None
+    seed: int = 0
+    command: str = ""
+
+
+def validate(opts: CalibrateOptions) -> None:
+    """Raise ValueError for settings no calibration can use (before anything is read or written)."""
+    checks = [(opts.frames >= 2, f"--frames must be at least 2 (one to calibrate, one held out), got {opts.frames}"),
+              (opts.budget_kbps > 0, f"--budget-kbps must be positive, got {opts.budget_kbps:g}"),
+              (opts.fps > 0, f"--fps must be positive, got {opts.fps:g}"),
+              (opts.method in METHODS, f"unknown calibration method {opts.method!r}"),
+              (0 < opts.percentile <= 100 and 0 < opts.rate_percentile <= 100, "percentiles must be in (0, 100]"),
+              (opts.interval >= 0, f"--interval must be >= 0, got {opts.interval:g}"),
+              (opts.adapt_steps >= 1 and opts.adapt_lr > 0, "--adapt-steps must be >= 1 and --adapt-lr positive"),
+              (len(opts.eval_qualities) >= 2, "--eval-qualities needs at least 2 qualities (a curve)"),
+              (len(opts.quality_grid) >= 1, "--quality-grid needs at least one quality")]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    for q in (*opts.quality_grid, *opts.eval_qualities):
+        if not 0 <= q <= 100:
+            raise ValueError(f"qualities must be within 0..100, got {q:g}")

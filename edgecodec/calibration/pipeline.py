@@ -1,0 +1,240 @@
+"""The calibration steps in order, writing everything into one output folder (all or nothing).
+
+    capture ─► split (first half calibrates, second half is held out)
+       ─► [adapt the encoder on the calibration half; keep it if the held-out BD-rate improves]
+       ─► int8 ranges of the shipped encoder ─► encoder-int8.pt / .onnx, int8 vs float on held-out
+       ─► rate table of the shipped encoder ─► quality within the budget ─► device.toml
+       ─► HOG agreement and R-D against JPEG on held-out ─► calibration.json, report.html
+
+Adaptation runs before the int8 ranges and the rate table because both must describe the
+encoder that ships. Every measurement is on the held-out half; nothing chosen on it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..checkpoint import load_model, save_checkpoint
+from ..codec import codec
+from ..codec.models.dkic import DKIC
+from ..edge.sources import SourcePlan
+from ..evaluation.runner import json_safe
+from ..imageio import write_atomic
+from ..metrics import psnr_u8
+from . import adapt, devicefile, frames, hog, int8, rate, report, sitecurves
+from .options import METHODS, CalibrateOptions, validate
+from .staging import Staging
+
+OUTPUTS = ("frames", "device.toml", "calibration.json", "report.html", "encoder-int8.pt", "encoder-int8.onnx",
+           "encoder-adapted.pt")
+
+
+@dataclass
+class _Run:
+    """State shared by the steps."""
+
+    opts: CalibrateOptions
+    stage: Path
+    server: DKIC
+    calibration: list[frames.Frame]
+    held_out: list[frames.Frame]
+    encoder: DKIC  # the float encoder that ships (the server's, or the adapted one)
+    result: dict = field(default_factory=dict)
+
+    def images(self, which: str) -> list[np.ndarray]:
+        return [f.image for f in (self.calibration if which == "calibration" else self.held_out)]
+
+
+def _bar(total: int, desc: str) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None, file=sys.stderr, dynamic_ncols=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _capture(opts: CalibrateOptions, plan: SourcePlan, stage: Path) -> list[frames.Frame]:
+    timeout = opts.capture_timeout or (opts.frames * opts.interval * 2 + 30)
+    with _bar(opts.frames, "capture") as bar:
+        captured = frames.capture(plan, opts.frames, opts.interval, timeout, lambda: bar.update(1))
+    frames.save(captured, stage / "frames")
+    return captured
+
+
+def _curve(run: _Run, encoder: DKIC, desc: str) -> list[sitecurves.Point]:
+    images = run.images("held_out")
+    with _bar(len(images) * len(run.opts.eval_qualities), desc) as bar:
+        return sitecurves.edgecodec_curve(encoder, run.server, images, list(run.opts.eval_qualities),
+                                          lambda: bar.update(1))
+
+
+def _adapt(run: _Run, base: list[sitecurves.Point]) -> list[sitecurves.Point]:
+    """Fine-tune, measure on held-out, ship only if the BD-rate is negative; returns the shipped curve."""
+    opts = adapt.AdaptOptions(steps=run.opts.adapt_steps, lr=run.opts.adapt_lr, seed=run.opts.seed)
+    losses: list[float] = []
+    with _bar(opts.steps, "adapt") as bar:
+        def tick(loss: float) -> None:
+            losses.append(loss)
+            bar.update(1)
+
+        adapted = adapt.adapt_encoder(run.server, run.images("calibration"), opts, tick)
+    curve = _curve(run, adapted, "adapted R-D")
+    bd = sitecurves.bd_rate_of(base, curve)
+    shipped = bd is not None and bd < 0
+    if shipped:
+        save_checkpoint(run.stage / "encoder-adapted.pt", adapted, {"meta": {"adapted_on": run.opts.source}})
+        run.encoder = adapted
+    run.result["adaptation"] = {
+        "enabled": True, "options": opts.to_dict(), "trained": list(adapt.ADAPTED_PARTS),
+        "first_loss": losses[0], "last_loss": float(np.mean(losses[-10:])),
+        "bd_rate_vs_unadapted_pct": bd, "shipped": shipped, "decoder_side_unchanged": True,
+        "unadapted": [p.to_dict() for p in base], "adapted": [p.to_dict() for p in curve]}
+    return curve if shipped else base
+
+
+def _int8(run: _Run, float_curve: list[sitecurves.Point]) -> None:
+    """Histograms -> scales by both methods -> the chosen one as encoder-int8.pt/.onnx; int8 vs float."""
+    calib, held = run.images("calibration"), run.images("held_out")
+    with _bar(2 * len(calib), "int8 ranges") as bar:
+        hists = int8.collect_histograms(run.encoder, calib, lambda: bar.update(1))
+    scales = {m: int8.choose_scales(hists, m, run.opts.percentile) for m in METHODS}
+    snr = {m: int8.latent_snr(run.encoder, int8.build_int8(run.encoder, scales[m]), held) for m in METHODS}
+    quantised = int8.build_int8(run.encoder, scales[run.opts.method])
+    if codec.model_id(quantised) != codec.model_id(run.server):
+        raise RuntimeError("the int8 encoder changed the model id")
+    save_checkpoint(run.stage / "encoder-int8.pt", quantised, {"meta": {"calibration": run.opts.method}})
+    graph = int8.encoder_onnx(quantised)
+    write_atomic(run.stage / "encoder-int8.onnx", graph)
+    curve = _curve(run, quantised, "int8 R-D")
+    run.result["int8"] = {
+        "method": run.opts.method, "percentile": run.opts.percentile, "points": len(hists),
+        "latent_snr_db": snr, "onnx_relative_error": int8.onnx_agreement(quantised, graph, held[0], 2.5),
+        "bd_rate_vs_float_pct": sitecurves.bd_rate_of(float_curve, curve),
+        "float": [p.to_dict() for p in float_curve], "int8": [p.to_dict() for p in curve],
+        "scales": {n: {m: scales[m][n] for m in METHODS} | {"amax": h.amax} for n, h in hists.items()}}
+
+
+def _rate_sizes(run: _Run, qualities: list[float], desc: str) -> dict[float, list[int]]:
+    images, mid = run.images("calibration"), codec.model_id(run.server)
+    sizes: dict[float, list[int]] = {}
+    with _bar(len(images) * len(qualities), desc) as bar:
+        for q in qualities:
+            sizes[q] = []
+            for image in images:
+                sizes[q].append(len(codec.encode(run.encoder, image, q, mid=mid)))
+                bar.update(1)
+    return sizes
+
+
+def _rate(run: _Run) -> rate.RateChoice:
+    """Rate table on the calibration half; the choice, checked by encoding at it."""
+    o = run.opts
+    sizes = _rate_sizes(run, sorted(set(o.quality_grid)), "rate table")
+    table = rate.rate_table(sizes, o.fps, o.rate_percentile)
+    choice = rate.choose_quality(table, o.budget_kbps)
+    if choice.quality not in sizes:
+        sizes |= _rate_sizes(run, [choice.quality], "rate check")
+    measured = rate.kbps(rate.percentile_bits(sizes[choice.quality], o.rate_percentile), o.fps)
+    if choice.fits and measured > o.budget_kbps:  # between grid points the curve wobbled: take the grid point
+        grid = max(r.quality for r in table if r.quality <= choice.quality)
+        choice = rate.RateChoice(grid, rate.expected_kbps(table, grid), True, o.budget_kbps)
+        measured = next(r.percentile_kbps for r in table if r.quality == grid)
+    run.result["rate"] = {
+        "statistic": f"{o.rate_percentile:g}th percentile of per-frame bits on the calibration frames",
+        "percentile": o.rate_percentile, "fps": o.fps, "budget_kbps": o.budget_kbps, **choice.to_dict(),
+        "measured_kbps": measured, "max_fps_at_lowest_quality": rate.max_fps(table, o.budget_kbps),
+        "table": [asdict(r) for r in table]}
+    return choice
+
+
+def _downstream(run: _Run, quality: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """HOG on originals, on edgecodec at ``quality`` and on JPEG at the same size per frame."""
+    detector, mid = hog.people_detector(), codec.model_id(run.server)
+    agreement = {"edgecodec": hog.Agreement(), "jpeg": hog.Agreement()}
+    rd: dict[str, list[tuple[float, float]]] = {"edgecodec": [], "jpeg": []}  # (bpp, PSNR) per frame
+    samples = []
+    with _bar(len(run.held_out), "downstream") as bar:
+        for image in run.images("held_out"):
+            data = codec.encode(run.encoder, image, quality, mid=mid)
+            _, jpeg_bytes = sitecurves.jpeg_at_size(image, len(data))
+            decoded = {"edgecodec": (len(data), codec.decode(run.server, data)),
+                       "jpeg": (len(jpeg_bytes), sitecurves.jpeg_decode(jpeg_bytes))}
+            reference = hog.detect(detector, image)
+            for key, (size, result) in decoded.items():
+                agreement[key].add(reference, hog.detect(detector, result))
+                rd[key].append((sitecurves.bpp(size, image), psnr_u8(image, result)))
+            samples.append((image, decoded["edgecodec"][1], decoded["jpeg"][1]))
+            bar.update(1)
+    run.result["downstream"] = {
+        "quality": quality, "detector": "cv2.HOGDescriptor default people detector",
+        "params": hog.HOG_PARAMS, "matching": f"greedy by IoU, IoU >= {hog.IOU_THRESHOLD}",
+        **{key: a.to_dict() | dict(zip(("bpp", "psnr"), np.mean(rd[key], axis=0).tolist(), strict=True))
+           for key, a in agreement.items()}}
+    return samples
+
+
+def _device_file(run: _Run, choice: rate.RateChoice) -> None:
+    adapted = run.result.get("adaptation", {}).get("shipped")
+    if adapted:
+        model = str((Path(run.opts.out) / "encoder-adapted.pt").resolve())
+    elif run.opts.model and Path(run.opts.model).exists():
+        model = str(Path(run.opts.model).resolve())
+    else:
+        model = run.opts.model  # a configuration name, or None: the embedded model
+    settings = {"source": run.opts.source, "fps": float(run.opts.fps), "quality": choice.quality, "model": model}
+    write_atomic(run.stage / "device.toml", devicefile.device_toml(settings, _now()).encode())
+    run.result["device"] = {k: v for k, v in settings.items() if v is not None}
+
+
+def _measure(run: _Run) -> tuple[rate.RateChoice, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    base = _curve(run, run.server, "float R-D")
+    shipped = _adapt(run, base) if run.opts.adapt else base
+    if not run.opts.adapt:
+        run.result["adaptation"] = {"enabled": False}
+    _int8(run, shipped)
+    choice = _rate(run)
+    samples = _downstream(run, choice.quality)
+    jpeg = sitecurves.jpeg_curve(run.images("held_out"))
+    run.result["site_rd"] = {"edgecodec": [p.to_dict() for p in shipped], "jpeg": [p.to_dict() for p in jpeg],
+                             "bd_rate_vs_jpeg_pct": sitecurves.bd_rate_of(jpeg, shipped)}
+    return choice, samples
+
+
+def calibrate(opts: CalibrateOptions) -> dict:
+    """Run every step; returns what calibration.json holds. Nothing is left in ``opts.out`` on failure."""
+    validate(opts)
+    plan = frames.plan(opts.source)  # a missing or malformed source fails before anything is written
+    started, clock = _now(), time.perf_counter()
+    server = load_model(opts.model).eval()
+    if server.config.extra.get("int8"):
+        raise ValueError("calibrate needs the float model (this one is already int8)")
+    with Staging(Path(opts.out), OUTPUTS) as stage:
+        captured = _capture(opts, plan, stage)
+        calibration, held_out = frames.split(captured)
+        run = _Run(opts, stage, server, calibration, held_out, encoder=server)
+        choice, samples = _measure(run)
+        _device_file(run, choice)
+        run.result.update(_header(run, plan.kind, started, time.perf_counter() - clock))
+        result = json_safe(run.result)
+        write_atomic(stage / "calibration.json", json.dumps(result, indent=1).encode())
+        write_atomic(stage / "report.html", report.render(result, samples).encode())
+    return result
+
+
+def _header(run: _Run, kind: str, started: str, seconds: float) -> dict:
+    h, w = run.held_out[0].image.shape[:2]
+    return {"format": "edgecodec-calibration", "version": 1, "command": run.opts.command,
+            "started": started, "finished": _now(), "wall_seconds": seconds,
+            "source": {"spec": run.opts.source, "kind": kind},
+            "frames": {"count": len(run.calibration) + len(run.held_out), "width": w, "height": h,
+                       "calibration": [f.name for f in run.calibration], "held_out": [f.name for f in run.held_out],
+                       "seconds": [f.seconds for f in run.calibration + run.held_out]},
+            "model": {"spec": run.opts.model, "config": run.server.config.name,
+                      "id": codec.model_id(run.server).hex()}}
