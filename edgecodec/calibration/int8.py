@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..codec.codec import image_to_tensor
-from ..codec.layers.fake_quant import FakeQuantAct
+from ..codec.layers.fake_quant import FakeQuantAct, QConv2d
 from ..codec.models.config import CodecConfig
 from ..codec.models.dkic import DKIC
 from ..export.onnx_export import export_graphs
@@ -118,13 +118,14 @@ def build_int8(model: DKIC, scales: dict[str, float]) -> DKIC:
     q = DKIC(int8_config(model.config))
     result = q.load_state_dict(copy.deepcopy(model.state_dict()), strict=False)
     acts = {name: m for name, m in q.named_modules() if isinstance(m, FakeQuantAct)}
-    if result.unexpected_keys or set(result.missing_keys) != {f"{n}.scale" for n in acts}:
+    weight_scales = {f"{name}.w_scale" for name, m in q.named_modules() if isinstance(m, QConv2d)}
+    if result.unexpected_keys or set(result.missing_keys) != {f"{n}.scale" for n in acts} | weight_scales:
         raise RuntimeError(f"int8 model does not match the float one: {result}")
     if set(acts) != set(scales):
         raise RuntimeError(f"calibrated points {sorted(set(scales) ^ set(acts))[:3]} do not match the int8 model")
     for name, act in acts.items():
         act.scale.fill_(scales[name])
-    return q.eval()
+    return q.eval()  # eval() also fixes the weight scales from the loaded weights
 
 
 def encoder_onnx(model: DKIC) -> bytes:

@@ -14,11 +14,13 @@ import copy
 import io
 import warnings
 
+import onnx
 import torch
 from torch import Tensor, nn
 
 from ..codec.models.dkic import DKIC
 from ..codec.ops.sampling_variants import PLUGIN_DOMAIN, set_sampling_variant
+from .qdq import fold_weight_quantization
 
 OPSET = 19
 
@@ -52,7 +54,8 @@ def _export(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs, opset_version=OPSET,
                           dynamic_axes=axes, custom_opsets={PLUGIN_DOMAIN: 1}, dynamo=False)
-    return buf.getvalue()
+    proto = fold_weight_quantization(onnx.load_from_string(buf.getvalue()))
+    return proto.SerializeToString()
 
 
 def export_graphs(model: DKIC, sampling: str = "grid_sample") -> dict[str, bytes]:

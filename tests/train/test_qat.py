@@ -41,18 +41,23 @@ def test_int8_encoder_keeps_the_decoder_and_its_model_id(tmp_path):
     assert psnr_u8(image, codec.decode(float_model, data)) > psnr_u8(image, ref) - 1.0
 
 
-def test_int8_graphs_carry_explicit_qdq(tmp_path):
+def test_int8_graphs_carry_explicit_qdq_with_int8_weights(tmp_path):
     model = qat(tmp_path / "all", "all")
     graphs = export_graphs(model, "grid_sample")
+    float_graphs = export_graphs(from_checkpoint(GOLDEN / "dkic-tiny.pt"), "grid_sample")
     for name in ("encoder", "decoder"):
-        kinds = [n.op_type for n in onnx.load_from_string(graphs[name]).graph.node]
-        convs = kinds.count("Conv")
-        assert kinds.count("QuantizeLinear") >= convs > 0, name  # every conv input and weight quantised
-        assert kinds.count("DequantizeLinear") == kinds.count("QuantizeLinear")
-    # the fake-quantised weights are representable in int8: per output channel, integer multiples of a scale
-    w = model.synthesis[-1][0].weight.detach()
-    scale = w.abs().amax(dim=(1, 2, 3), keepdim=True) / 127
-    from edgecodec.codec.layers.fake_quant import fake_quant_weight
-
-    q = (fake_quant_weight(w) / scale).numpy()
-    assert np.allclose(q, np.round(q), atol=1e-3) and np.abs(q).max() <= 127.001
+        proto = onnx.load_from_string(graphs[name])
+        kinds = [n.op_type for n in proto.graph.node]
+        int8_weights = [i for i in proto.graph.initializer if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 4]
+        assert len(int8_weights) == kinds.count("Conv") > 0, name  # every conv weight stored as int8
+        assert kinds.count("QuantizeLinear") >= kinds.count("Conv")  # and every conv input quantised
+        assert kinds.count("DequantizeLinear") == kinds.count("QuantizeLinear") + len(int8_weights)
+        float_conv_weights = [i for i in onnx.load_from_string(float_graphs[name]).graph.initializer
+                              if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 4]
+        int8_bytes = sum(len(i.raw_data) for i in int8_weights)
+        assert 4 * int8_bytes <= sum(len(i.raw_data) for i in float_conv_weights) < 4.1 * int8_bytes  # 4x smaller
+    # what the graph stores is what the fake-quantised model computed with
+    conv = model.synthesis[-1][0]
+    stored = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load_from_string(graphs["decoder"]).graph.initializer}
+    q = np.rint(conv.weight.detach().numpy() / conv.w_scale.numpy().reshape(-1, 1, 1, 1))
+    assert any(a.shape == q.shape and np.array_equal(a, q.astype(np.int8)) for a in stored.values())

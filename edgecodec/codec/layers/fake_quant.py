@@ -41,9 +41,14 @@ class FakeQuantAct(nn.Module):
         return torch.fake_quantize_per_tensor_affine(x, self.scale.float(), zero, -QMAX - 1, QMAX)
 
 
-def fake_quant_weight(w: Tensor) -> Tensor:
+def weight_scale(w: Tensor) -> Tensor:
+    """Per-output-channel symmetric int8 scale: max |w| / 127."""
+    return (w.detach().abs().amax(dim=tuple(range(1, w.dim()))).clamp_min(1e-8) / QMAX).float()
+
+
+def fake_quant_weight(w: Tensor, scale: Tensor | None = None) -> Tensor:
     """Per-output-channel symmetric int8 fake quantisation of a weight tensor."""
-    scale = (w.detach().abs().amax(dim=tuple(range(1, w.dim()))).clamp_min(1e-8) / QMAX).float()
+    scale = weight_scale(w) if scale is None else scale
     zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
     return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -QMAX - 1, QMAX)  # ONNX range; |q| <= 127
 
@@ -54,16 +59,25 @@ class QConv2d(nn.Conv2d):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.act = FakeQuantAct()
+        self.register_buffer("w_scale", weight_scale(self.weight))
+
+    def train(self, mode: bool = True) -> "QConv2d":
+        """Entering eval mode fixes the weight scales (a constant in the exported graph)."""
+        if not mode:
+            self.w_scale = weight_scale(self.weight)
+        return super().train(mode)
 
     @classmethod
     def from_float(cls, conv: nn.Conv2d) -> "QConv2d":
         q = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                 conv.dilation, conv.groups, conv.bias is not None)
         q.load_state_dict(conv.state_dict(), strict=False)
+        q.w_scale = weight_scale(q.weight)
         return q
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(self.act(x), fake_quant_weight(self.weight), self.bias, self.stride, self.padding,
+        scale = None if self.training else self.w_scale
+        return F.conv2d(self.act(x), fake_quant_weight(self.weight, scale), self.bias, self.stride, self.padding,
                         self.dilation, self.groups)
 
 
