@@ -65,3 +65,17 @@ def test_symbols_decode_exactly_across_backends(starter_model, test_images, tmp_
             data = codec.encode(enc.model, image, quality, enc.encoder, mid)
             out = codec.decode(dec.model, data, dec.decoder, mid)
             assert out.shape == image.shape
+
+
+@pytest.mark.gpu
+def test_a_cuda_decoder_reads_cpu_encoded_files_exactly(starter_model, test_images):
+    """The integer path on a CUDA GPU (float64 convolutions, int64 gathers) decodes CPU streams exactly."""
+    gpu = copy.deepcopy(starter_model).to("cuda")
+    encoder = perturbed(starter_model)
+    for path in test_images[:6]:
+        image = read_image(path)
+        for quality in QUALITIES:
+            level = quality_to_level(quality, starter_model.config.quality_levels)
+            z, y, coded = encoder.compress(codec.image_to_tensor(image), level)
+            decoded = gpu.decode_latent(z, y, codec.latent_shape(*image.shape[:2]))
+            assert torch.equal(decoded.cpu(), coded), f"{path.name} q={quality}"
