@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml setup.py edgecodec/codec/entropy/_rans.c
 demo: install
 	$(VENV)/bin/edgecodec demo
 
-# Debian packages the tests run for real (scaled mode, viewer page); installed only when missing.
-SYSTEM_DEPS := nats-server:nats-server chromium:chromium
+# Debian packages the tests run for real (scaled mode, viewer page, install script); installed only when missing.
+SYSTEM_DEPS := nats-server:nats-server chromium:chromium shellcheck:shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \

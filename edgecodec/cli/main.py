@@ -7,9 +7,9 @@ import sys
 import traceback
 import warnings
 
-from . import bench, calibrate, coding, demo, edge, evaluate, export, training
+from . import bench, calibrate, coding, demo, doctor, edge, evaluate, export, training
 
-COMMANDS = (coding, demo, bench, training, evaluate, export, edge, calibrate)
+COMMANDS = (coding, demo, bench, training, evaluate, export, edge, calibrate, doctor)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
+from .profile import DeviceProfile, preset_source
 from .protocol import check_device_id
 
 
@@ -14,7 +15,8 @@ class DaemonConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str = Field(description="video file, /dev/videoN or index, rtsp:// URL, GStreamer pipeline, or csi:N")
+    source: str = Field(description="video file, /dev/videoN or index, rtsp:// URL, GStreamer pipeline, or csi:N "
+                                    "(default: from the [device.capture] preset)")
     server: str = Field(pattern=r"^https?://[^\s/]+",
                         description="ingest server base URL, e.g. https://nvr.example:8443")
     device_id: str = Field(description="this camera's id: 1..64 of [A-Za-z0-9._-], not starting with '.'")
@@ -26,7 +28,9 @@ class DaemonConfig(BaseModel):
     max_frames: Optional[int] = Field(default=None, ge=1, description="stop after capturing this many frames")
     loop: bool = Field(default=False, description="restart a video file at its end")
     model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")
-    backend: Literal["torch", "onnxruntime"] = Field(default="torch", description="runtime of the encoder transform")
+    backend: Literal["torch", "onnxruntime", "tensorrt"] = Field(
+        default="torch", description="runtime of the encoder transform (tensorrt: the engines of the [device] "
+                                     "table, built by `edgecodec export trt`)")
     threads: int = Field(default=1, ge=1, le=64, description="PyTorch threads for encoding")
     backpressure: Literal["auto", "drop", "block"] = Field(
         default="auto", description="full capture queue: drop (count) new frames, or block the reader; "
@@ -44,6 +48,16 @@ class DaemonConfig(BaseModel):
                                                                   "long; what is left stays spooled for the next start")
     max_restarts: int = Field(default=5, ge=0, description="restarts of a crashed role before the daemon gives up")
     ca_file: Optional[FilePath] = Field(default=None, description="CA bundle for a server with a private certificate")
+    device: Optional[DeviceProfile] = Field(default=None, description="the board, in a device profile "
+                                            "(devices/*.toml): versions, engine precision, frame size, capture preset")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_from_preset(cls, data: Any) -> Any:
+        """Without a ``source``, the [device.capture] preset gives it, for the hardware the profile declares."""
+        if isinstance(data, dict) and data.get("source") is None and data.get("device") is not None:
+            data = {**data, "source": preset_source(data["device"])}
+        return data
 
     @field_validator("device_id")
     @classmethod

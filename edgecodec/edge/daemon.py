@@ -32,7 +32,12 @@ def make_encoder(cfg: DaemonConfig):
     from ..codec import codec
 
     torch.set_num_threads(cfg.threads)
-    backend = load_backend(cfg.model, cfg.backend)
+    engines = plugin = None
+    if cfg.backend == "tensorrt":
+        if cfg.device is None:
+            raise ValueError("backend tensorrt needs a [device] table naming the engines folder")
+        engines, plugin = str(cfg.device.engines), cfg.device.plugin
+    backend = load_backend(cfg.model, cfg.backend, engines, plugin)
     log.info("model %s (%s), backend %s", backend.model.config.name, backend.model_id.hex(), cfg.backend)
 
     def encode(rgb):
