@@ -35,7 +35,8 @@ class IntDynamicKernelBlock(nn.Module):
         bound = offset_bound * SUBPEL
         self.offset = IntConv2d(channels, groups * k * 2, 1, lo=-bound, hi=bound, fixed_scale=1 / SUBPEL)
         self.mask = IntConv2d(channels, groups * k, 1, lo=-MASK_UNIT, hi=MASK_UNIT, fixed_scale=1 / MASK_UNIT)
-        self.sampled = IntRequant(channels)
+        # the integer sampler's accumulator counts units of v / (SUBPEL**2 * MASK_UNIT)
+        self.sampled = IntRequant(channels, integer_unit=1.0 / (SUBPEL * SUBPEL * MASK_UNIT))
         self.output_proj = IntConv2d(channels, channels, 1, lo=-SIGNED_MAX, hi=SIGNED_MAX)
         for head in (self.offset, self.mask):
             nn.init.zeros_(head.weight)
@@ -55,10 +56,6 @@ class IntDynamicKernelBlock(nn.Module):
                                       self.kernel_size), v.scale)
         y = self.output_proj(self.sampled(s), tied_scale=x.scale[0])
         return QTensor((x.values + y.values).clamp(0, RELU_MAX), x.scale)
-
-    def freeze(self) -> None:
-        for layer in (self.input_proj, self.dw, self.offset, self.mask, self.sampled, self.output_proj):
-            layer.freeze()
 
 
 class IntConvBlock(nn.Module):

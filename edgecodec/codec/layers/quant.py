@@ -168,10 +168,16 @@ class IntConv2d(nn.Module):
 
 
 class IntRequant(nn.Module):
-    """Requantise an integer tensor to a new (observed or fixed) scale."""
+    """Requantise an integer tensor to a new (observed or fixed) scale.
 
-    def __init__(self, channels: int, lo: int = -SIGNED_MAX, hi: int = SIGNED_MAX, fixed_scale: float | None = None):
+    ``integer_unit``: in frozen integer mode the input counts units of ``in_scale * integer_unit``
+    (e.g. an integer sampler whose accumulator carries extra fixed-point fraction bits).
+    """
+
+    def __init__(self, channels: int, lo: int = -SIGNED_MAX, hi: int = SIGNED_MAX, fixed_scale: float | None = None,
+                 integer_unit: float = 1.0):
         super().__init__()
+        self.integer_unit = integer_unit
         self.register_buffer("in_scale", torch.ones(channels))
         self.requant = Requantizer(channels, lo, hi, fixed_scale)
 
@@ -184,4 +190,4 @@ class IntRequant(nn.Module):
 
     @torch.no_grad()
     def freeze(self) -> None:
-        self.requant.freeze(self.in_scale.double())
+        self.requant.freeze(self.in_scale.double() * self.integer_unit)
