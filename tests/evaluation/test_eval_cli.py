@@ -26,8 +26,12 @@ def test_eval_writes_results_and_figures(cli, images, tmp_path, tiny_ckpt):
     pytest.importorskip("imagecodecs")
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
+    anchors = tmp_path / "anchors"  # a published curve exists, but these images are not Kodak
+    anchors.mkdir()
+    (anchors / "vtm.json").write_text(json.dumps({"name": "VTM", "results": {"bpp": [0.2, 0.5, 1.0],
+                                                                             "psnr-rgb": [29.0, 32.5, 36.0]}}))
     res = cli("eval", images, "--model", tiny_ckpt, "--qualities", 30, 70, "--baselines", "jpeg", "webp",
-              "--out", out, "--plot-crops")
+              "--out", out, "--plot-crops", "--anchors", anchors)
     assert res.rc == 0, res.err
     assert "anchors: not used" in res.out and "BD of edgecodec" in res.out
 
