@@ -6,25 +6,14 @@ adapted or given, and the ``source`` it measured); the site adds ``server``, ``d
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..edge.config import DaemonConfig
+from ..edge.tomlconfig import toml_value
 
 HEADER = ("# Written by `edgecodec calibrate` on {when}.\n"
           "# Add server, device_id, token_file and spool (or pass them as flags), then:\n"
           "#   edgecodec daemon --config device.toml\n")
-
-
-def _value(key: str, value: Any) -> str:
-    """One TOML value (strings use JSON escapes, which TOML's basic strings accept)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError(f"{key}: cannot write a {type(value).__name__} to device.toml")
 
 
 def device_toml(settings: dict[str, Any], when: str) -> str:
@@ -32,5 +21,5 @@ def device_toml(settings: dict[str, Any], when: str) -> str:
     unknown = sorted(set(settings) - set(DaemonConfig.model_fields))
     if unknown:
         raise ValueError(f"not daemon settings: {', '.join(unknown)}")
-    lines = [f"{key} = {_value(key, value)}" for key, value in settings.items() if value is not None]
+    lines = [f"{key} = {toml_value(value)}" for key, value in settings.items() if value is not None]
     return HEADER.format(when=when) + "\n".join(lines) + "\n"

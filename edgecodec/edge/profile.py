@@ -9,7 +9,6 @@ here, so the tests enumerate it as data: the OpenCV source string of a preset on
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .sources import RTSP_PIPELINE
+from .tomlconfig import toml_value
 
 if TYPE_CHECKING:
     from .config import DaemonConfig
@@ -213,30 +213,17 @@ def _device(cfg: DaemonConfig) -> DeviceProfile:
     return cfg.device
 
 
-def _toml(value: Any) -> str:
-    """One TOML value (basic strings accept JSON's escapes)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot write a {type(value).__name__} to TOML")
-
-
 def device_toml(cfg: DaemonConfig, source: str, note: str) -> str:
     """``/etc/edgecodec/device.toml``: the profile's settings with the source resolved for the machine."""
     top = cfg.model_dump(mode="json", include=set(cfg.model_fields_set) - {"device"}, exclude_none=True)
     top["source"] = source
     lines = ["# /etc/edgecodec/device.toml, written by the installer (`edgecodec doctor --print config`).",
-             f"# {note}", *(f"{key} = {_toml(value)}" for key, value in top.items())]
+             f"# {note}", *(f"{key} = {toml_value(value)}" for key, value in top.items())]
     if cfg.device is not None:
         device = cfg.device.model_dump(mode="json", exclude_none=True)
         capture = device.pop("capture")
-        lines += ["", "[device]", *(f"{k} = {_toml(v)}" for k, v in device.items()),
-                  "", "[device.capture]", *(f"{k} = {_toml(v)}" for k, v in capture.items())]
+        lines += ["", "[device]", *(f"{k} = {toml_value(v)}" for k, v in device.items()),
+                  "", "[device.capture]", *(f"{k} = {toml_value(v)}" for k, v in capture.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
-"""Reading a TOML configuration file into a pydantic model, errors as one line."""
+"""TOML configuration files: reading into a pydantic model (errors as one line) and writing values."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,3 +44,16 @@ def one_line(error: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "config"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
+
+
+def toml_value(value: Any) -> str:
+    """One TOML value: booleans, numbers, strings (basic strings accept JSON's escapes), lists."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write a {type(value).__name__} to TOML")
