@@ -1,0 +1,140 @@
+"""Ingest server under load: N simulated cameras on loopback (embedded mode, no broker).
+
+Each camera uploads real 768x576 bitstreams (frames of the surveillance video encoded once with
+the model) as fast as the server acknowledges them; then the decode pool's throughput is
+measured on frames arriving at a fixed rate. Usage:
+
+    python bench/ingest_load.py [--devices 8] [--frames 40] [--decode-workers 2] [--model M]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "server"))
+
+from harness import VTEST, Server, http, make_video  # noqa: E402
+
+from edgecodec.backends import load_backend  # noqa: E402
+from edgecodec.codec import codec  # noqa: E402
+from edgecodec.server.tokens import TokenStore  # noqa: E402
+
+
+def encoded_frames(model: str | None, count: int, work: Path) -> list[bytes]:
+    video = VTEST if VTEST.is_file() else make_video(work / "clip.avi", count, 768, 576)
+    cap, backend, out = cv2.VideoCapture(str(video)), load_backend(model), []
+    while len(out) < count:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        out.append(codec.encode(backend.model, bgr[:, :, ::-1].copy(), 50.0, None, backend.model_id))
+    return out
+
+
+def upload_all(url: str, token: str, device: str, frames: list[bytes], latencies: list[float]) -> None:
+    for seq, data in enumerate(frames):
+        t = time.perf_counter()
+        status, body = http("POST", f"{url}/api/v1/devices/{device}/frames/{seq}", token, data,
+                            {"X-Edgecodec-Capture-Us": str(int(time.time() * 1e6))})
+        latencies.append(time.perf_counter() - t)
+        if status not in (200, 201):
+            raise RuntimeError(f"{device} seq {seq}: HTTP {status} {body[:200]!r}")
+
+
+def decoded(url: str) -> int:
+    _, body = http("GET", url + "/metrics")
+    m = re.search(rb"^edgecodec_server_frames_decoded_total ([0-9.e+]+)$", body, re.M)
+    return int(float(m.group(1))) if m else 0
+
+
+def ingest(label: str, urls: list[str], toks: dict[str, str], frames: list[bytes]) -> None:
+    """Every camera uploads all frames as fast as acknowledgements come back (cameras spread over nodes)."""
+    lat: list[float] = []
+    threads = [threading.Thread(target=upload_all, args=(urls[i % len(urls)], t, d, frames, lat))
+               for i, (d, t) in enumerate(toks.items())]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    lat.sort()
+    print(f"ingest {label}: {len(toks)} cameras x {len(frames)} frames in {wall:.1f} s = {len(lat) / wall:.1f} "
+          f"frames/s acknowledged; upload latency median {1e3 * lat[len(lat) // 2]:.0f} ms, "
+          f"p95 {1e3 * lat[int(0.95 * len(lat))]:.0f} ms")
+
+
+def nats_ingest(args: argparse.Namespace, work: Path, frames: list[bytes]) -> None:
+    """The same load on two stateless ingest nodes joined by a local nats-server (JetStream)."""
+    from harness import free_port
+
+    port = free_port()
+    nats = subprocess.Popen(["nats-server", "-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    data = work / "scaled"
+    store = TokenStore(data)
+    toks = {f"cam{i}": store.add(f"cam{i}") for i in range(args.devices)}
+    nodes = [Server(data, args.model or "dkic-small", None, "--nats", f"nats://127.0.0.1:{port}",
+                    "--decode-workers", "0").start() for _ in range(2)]
+    try:
+        ingest("with NATS (2 nodes)", [n.url for n in nodes], toks, frames)
+    finally:
+        for n in nodes:
+            n.stop()
+        nats.terminate()
+        nats.wait(10)
+
+
+def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="edgecodec-bench-"))
+    frames = encoded_frames(args.model, args.frames, work)
+    print(f"{len(frames)} frames of 768x576, mean {statistics.mean(map(len, frames)) / 1024:.1f} KiB")
+    # 1) ingest alone: no decoders
+    data = work / "ingest"
+    store = TokenStore(data)
+    toks = {f"cam{i}": store.add(f"cam{i}") for i in range(args.devices)}
+    server = Server(data, args.model or "dkic-small", None, "--decode-workers", "0").start()
+    try:
+        ingest("embedded (SQLite)", [server.url], toks, frames)
+    finally:
+        server.stop()
+    nats_ingest(args, work, frames)
+    # 2) decode pool: the same frames arrive from one camera, decoded on arrival by the workers
+    data = work / "decode"
+    store = TokenStore(data)
+    token, viewer = store.add("cam0"), store.add("viewer", "viewer")
+    server = Server(data, args.model or "dkic-small", None, "--decode-workers", str(args.decode_workers)).start()
+    t0 = time.perf_counter()
+    upload_all(server.url, token, "cam0", frames, [])
+    while decoded(server.url) < len(frames) and time.perf_counter() - t0 < 600:
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    print(f"decode: {decoded(server.url)} frames decoded by {args.decode_workers} worker processes in {wall:.1f} s "
+          f"= {decoded(server.url) / wall:.2f} frames/s")
+    server.stop()
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devices", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--decode-workers", type=int, default=2)
+    ap.add_argument("--model", default=None, help="checkpoint (default: the embedded starter model)")
+    run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()
