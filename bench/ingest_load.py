@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 
-from harness import VTEST, Server, http, make_video  # noqa: E402
+from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames  # noqa: E402,E501
 
 from edgecodec.backends import load_backend  # noqa: E402
 from edgecodec.codec import codec  # noqa: E402
@@ -97,6 +97,26 @@ def nats_ingest(args: argparse.Namespace, work: Path, frames: list[bytes]) -> No
         nats.wait(10)
 
 
+def daemon_latency(args: argparse.Namespace, work: Path) -> None:
+    """A real daemon (capture, encode, spool, upload) at a camera's pace: capture-to-acknowledged time."""
+    data = work / "latency"
+    store = TokenStore(data)
+    (work / "token").write_text(store.add("cam1"))
+    viewer = store.add("viewer", "viewer")
+    model = args.model or "dkic-small"
+    server = Server(data, model, None, "--decode-workers", "0").start()
+    video = VTEST if VTEST.is_file() else make_video(work / "clip.avi", args.frames, 768, 576)
+    try:
+        cmd = daemon_cmd(video, server.url, work / "token", work / "spool", model, "--max-frames",
+                         str(args.frames), "--fps", str(args.fps))
+        finish_daemon(start_daemon(cmd, work / "daemon.log"), work / "daemon.log", timeout=600)
+        lags = sorted((f["received_us"] - f["capture_us"]) / 1e3 for f in stored_frames(server.url, viewer))
+    finally:
+        server.stop()
+    print(f"daemon: {len(lags)} frames at {args.fps:g} fps, capture-to-acknowledged median {lags[len(lags) // 2]:.0f} ms, "
+          f"p95 {lags[int(0.95 * len(lags))]:.0f} ms (includes the encode on this CPU)")
+
+
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="edgecodec-bench-"))
     frames = encoded_frames(args.model, args.frames, work)
@@ -124,6 +144,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"decode: {decoded(server.url)} frames decoded by {args.decode_workers} worker processes in {wall:.1f} s "
           f"= {decoded(server.url) / wall:.2f} frames/s")
     server.stop()
+    daemon_latency(args, work)
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
@@ -132,6 +153,7 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=8)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--decode-workers", type=int, default=2)
+    ap.add_argument("--fps", type=float, default=1.0, help="the daemon's capture rate in the latency run")
     ap.add_argument("--model", default=None, help="checkpoint (default: the embedded starter model)")
     run(ap.parse_args())
 
