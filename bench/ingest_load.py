@@ -86,11 +86,28 @@ def nats_ingest(args: argparse.Namespace, work: Path, frames: list[bytes]) -> No
     data = work / "scaled"
     store = TokenStore(data)
     toks = {f"cam{i}": store.add(f"cam{i}") for i in range(args.devices)}
-    nodes = [Server(data, args.model or "dkic-small", None, "--nats", f"nats://127.0.0.1:{port}",
-                    "--decode-workers", "0").start() for _ in range(2)]
+    model = args.model or "dkic-small"
+    nodes = [Server(data, model, None, "--nats", f"nats://127.0.0.1:{port}", "--decode-workers", "0").start()
+             for _ in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "edgecodec", "worker", "--nats", f"nats://127.0.0.1:{port}",
+                                 "--data", str(data), "--model", model], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(args.decode_workers)]
     try:
+        t0 = time.perf_counter()
         ingest("with NATS (2 nodes)", [n.url for n in nodes], toks, frames)
+        viewer = store.add("viewer", "viewer")
+        for device in toks:  # every frame's PNG, made by the NATS decode workers
+            for seq in range(len(frames)):
+                status, _ = http("GET", f"{nodes[seq % 2].url}/api/v1/devices/{device}/frames/{seq}.png", viewer)
+                if status != 200:
+                    raise RuntimeError(f"{device} seq {seq}: PNG HTTP {status}")
+        wall = time.perf_counter() - t0
+        print(f"decode with NATS: {len(toks) * len(frames)} frames by {args.decode_workers} worker processes in "
+              f"{wall:.1f} s = {len(toks) * len(frames) / wall:.2f} frames/s")
     finally:
+        for proc in workers:
+            proc.terminate()
+            proc.wait(20)
         for n in nodes:
             n.stop()
         nats.terminate()
