@@ -55,3 +55,11 @@ def site_clip(tmp_path_factory) -> Path:
 def small_clip(tmp_path_factory) -> Path:
     """12 small generated frames (fast runs)."""
     return generated_clip(tmp_path_factory.mktemp("small") / "small.avi", 12, 192, 128)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The checked-in tiny model (tests/golden), loaded once per module."""
+    from edgecodec.checkpoint import from_checkpoint
+
+    return from_checkpoint(Path(__file__).resolve().parents[1] / "golden" / "dkic-tiny.pt")

@@ -24,11 +24,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def model():
-    return from_checkpoint(GOLDEN / "dkic-tiny.pt")
-
-
-@pytest.fixture(scope="module")
 def adapted(model):
     image = read_image(GOLDEN / "image.png")
     return adapt_encoder(model, [image], AdaptOptions(steps=3, lr=1e-3, batch=2, crop=64))

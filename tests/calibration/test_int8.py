@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from edgecodec.calibration import int8
-from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
 from edgecodec.codec.layers.fake_quant import FakeQuantAct
 from edgecodec.imageio import read_image
@@ -17,11 +16,6 @@ from edgecodec.metrics import psnr_u8
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return from_checkpoint(GOLDEN / "dkic-tiny.pt")
 
 
 @pytest.fixture(scope="module")
