@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also keep a model snapshot every N steps (for equal-budget comparisons)")
     p.add_argument("--stop-at", type=int, default=None,
                    help="checkpoint and exit at this step, keeping the schedule of --steps (resume later)")
+    p.add_argument("--spatial", default=None, metavar="FLAGS",
+                   help="with --init: fine-tune into another spatial-context plan, one 0/1 per slice "
+                        "(e.g. 11100 drops it from the last two of five slices)")
     p.set_defaults(run=run)
 
     q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",

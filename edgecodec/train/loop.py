@@ -26,6 +26,7 @@ from ..checkpoint import atomic_torch_save, read_checkpoint
 from ..codec.models.config import CodecConfig, get_config
 from ..codec.models.dkic import DKIC
 from .data import CropSampler
+from .spatial_plan import parse_spatial, with_spatial_plan
 from ..metrics import ms_ssim
 
 
@@ -50,6 +51,7 @@ class TrainOptions:
     stop_at: int | None = None
     qat: str | None = None  # "encoder" or "all": int8 quantisation-aware fine-tuning of --init
     keep_every: int = 0  # also keep step-numbered snapshots (model only) every N steps
+    spatial: str | None = None  # with --init: another spatial-context plan, one 0/1 flag per slice
 
 
 QAT_PARTS = {"encoder": ("analysis", "hyper_analysis"), "all": ("analysis", "hyper_analysis", "synthesis")}
@@ -62,16 +64,21 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
         model.load_state_dict(state["model"])
         return model
     if not opts.init:
+        if opts.spatial is not None:
+            raise ValueError("--spatial changes a trained model's plan: it needs --init")
         if opts.qat:
             raise ValueError("quantisation-aware training needs --init (the float model to quantise)")
         return DKIC(get_config(opts.config))
     init = read_checkpoint(opts.init)
     config = CodecConfig.from_dict(init["config"])
+    weights = init["model"]
+    if opts.spatial is not None:
+        weights, config = with_spatial_plan(weights, config, parse_spatial(opts.spatial, len(config.slices)))
     if opts.qat:
         extra = dict(config.extra, int8=list(QAT_PARTS[opts.qat]))
         config = CodecConfig.from_dict(dict(config.to_dict(), extra=extra))
     model = DKIC(config)
-    model.load_state_dict(init["model"], strict=not opts.qat)
+    model.load_state_dict(weights, strict=not opts.qat)
     return model
 
 
