@@ -89,16 +89,28 @@ def from_checkpoint(path: str | Path) -> DKIC:
     return model
 
 
-def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> DKIC:
+def without_int8(config: CodecConfig, state: dict) -> tuple[CodecConfig, dict]:
+    """The float model with the same weights as an int8 (QAT) one: fake quantisation removed."""
+    extra = {k: v for k, v in config.extra.items() if k != "int8"}
+    int8_keys = (".act.scale", ".w_scale")
+    state = {k: v for k, v in state.items() if not k.endswith(int8_keys) and ".sampling_quant." not in k}
+    return CodecConfig.from_dict(dict(config.to_dict(), extra=extra)), state
+
+
+def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop_int8: bool = False) -> DKIC:
     """A training checkpoint -> a frozen model file for deployment (no optimizer state).
 
     With ``half`` the float weights are rounded to float16 *before* freezing, which halves
     the file; the integer networks are frozen from the rounded weights, so the shipped
-    file is self-consistent.
+    file is self-consistent. ``drop_int8`` writes the same weights without int8 fake
+    quantisation (to measure what int8 costs).
     """
     payload = read_checkpoint(src)
-    model = DKIC(CodecConfig.from_dict(payload["config"]))
-    model.load_state_dict(payload["model"])
+    config, state = CodecConfig.from_dict(payload["config"]), payload["model"]
+    if drop_int8:
+        config, state = without_int8(config, state)
+    model = DKIC(config)
+    model.load_state_dict(state)
     if half:
         with torch.no_grad():
             for p in model.parameters():

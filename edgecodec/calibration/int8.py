@@ -123,8 +123,9 @@ def build_int8(model: DKIC, scales: dict[str, float]) -> DKIC:
         raise RuntimeError(f"int8 model does not match the float one: {result}")
     if set(acts) != set(scales):
         raise RuntimeError(f"calibrated points {sorted(set(scales) ^ set(acts))[:3]} do not match the int8 model")
-    for name, act in acts.items():
-        act.scale.fill_(scales[name])
+    with torch.no_grad():
+        for name, act in acts.items():
+            act.scale.fill_(scales[name])
     return q.eval()  # eval() also fixes the weight scales from the loaded weights
 
 

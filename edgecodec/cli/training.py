@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("checkpoint", help="training checkpoint (e.g. runs/NAME/last.pt)")
     k.add_argument("-o", "--output", required=True, help="model file to write")
     k.add_argument("--float32", action="store_true", help="keep float32 weights (twice the size)")
+    k.add_argument("--drop-int8", action="store_true",
+                   help="write the same weights without int8 fake quantisation (to measure what int8 costs)")
     k.set_defaults(run=run_package)
 
 
@@ -65,7 +67,7 @@ def run_package(args: argparse.Namespace) -> int:
     from ..checkpoint import package_checkpoint
     from ..codec.codec import model_id
 
-    model = package_checkpoint(args.checkpoint, args.output, half=not args.float32)
+    model = package_checkpoint(args.checkpoint, args.output, half=not args.float32, drop_int8=args.drop_int8)
     print(f"{args.output}: {model.config.name}, model id {model_id(model).hex()}")
     return 0
 

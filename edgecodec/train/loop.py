@@ -225,7 +225,7 @@ def train(opts: TrainOptions) -> Path:
         optimizer.step()
         step += 1
         if rank == 0:
-            vals = {k: float(v) for k, v in parts.items()}
+            vals = {k: float(v.detach()) for k, v in parts.items()}
             bar.update(1)
             bar.set_postfix(loss=f"{vals['loss']:.3f}", bpp=f"{vals['bpp']:.3f}", psnr=f"{vals['psnr']:.2f}")
             log.row(step, lr, vals)

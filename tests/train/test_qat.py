@@ -61,3 +61,23 @@ def test_int8_graphs_carry_explicit_qdq_with_int8_weights(tmp_path):
     stored = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load_from_string(graphs["decoder"]).graph.initializer}
     q = np.rint(conv.weight.detach().numpy() / conv.w_scale.numpy().reshape(-1, 1, 1, 1))
     assert any(a.shape == q.shape and np.array_equal(a, q.astype(np.int8)) for a in stored.values())
+
+
+def test_qat_learns_the_activation_steps_and_drop_int8_restores_the_float_model(tmp_path, cli):
+    opts = TrainOptions(data=str(ROOT / "data"), out=str(tmp_path / "q"), steps=4, batch=2, crop=64, lr=1e-3,
+                        checkpoint_every=100, init=str(GOLDEN / "dkic-tiny.pt"), qat="all")
+    path = train(opts)
+    state = torch.load(path, weights_only=True)["model"]
+    steps = {k: v for k, v in state.items() if k.endswith(".act.scale") or ".sampling_quant." in k}
+    assert steps and all(v > 0 for v in steps.values())
+    opts.out, opts.steps = str(tmp_path / "q1"), 1  # the same run stopped after its first (observing) step
+    observed = torch.load(train(opts), weights_only=True)["model"]
+    assert any(not torch.equal(v, observed[k]) for k, v in steps.items())  # the steps were trained
+
+    assert cli("package", str(path), "-o", str(tmp_path / "float.pt"), "--drop-int8").rc == 0
+    plain = from_checkpoint(tmp_path / "float.pt")
+    assert not plain.config.extra.get("int8")
+    int8 = from_checkpoint(path)
+    for key, value in plain.state_dict().items():  # the same weights (stored as float16)
+        if value.is_floating_point() and key in dict(plain.named_parameters()):
+            assert torch.allclose(value, int8.state_dict()[key].float(), rtol=1e-3, atol=1e-4), key

@@ -8,37 +8,46 @@ TensorRT 11 keeps, and one ONNX Runtime runs with int8 kernels.
 
     x ─► Q/DQ (per tensor) ─► conv ◄─ Q/DQ (per channel) ◄─ w
 
-Activation scales follow an EMA of the batch's absolute maximum while
-training and are frozen in eval mode (and in the checkpoint).
+Activation steps are learned (LSQ, Esser et al., ICLR 2020): each starts at the
+first training batch's absolute maximum (nothing clipped) and is then trained
+with the network, trading the clipping of rare outliers against resolution for
+the bulk of the values. Eval mode uses the step as a constant (the checkpoint
+and the exported graph carry it).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 QMAX = 127
+MIN_SCALE = 1e-8
 
 
 class FakeQuantAct(nn.Module):
-    """Per-tensor symmetric int8 fake quantisation with an EMA range observer."""
+    """Per-tensor symmetric int8 fake quantisation with a learned step."""
 
-    def __init__(self, momentum: float = 0.01):
+    def __init__(self):
         super().__init__()
-        self.momentum = momentum
-        self.register_buffer("scale", torch.tensor(0.0))
+        self.scale = nn.Parameter(torch.tensor(0.0))
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training:
-            target = x.detach().abs().amax().clamp_min(1e-8) / QMAX
-            if self.scale <= 0:
-                self.scale.copy_(target)
-            else:
-                self.scale.mul_(1 - self.momentum).add_(self.momentum * target)
+            with torch.no_grad():
+                if self.scale <= 0:  # first batch: no clipping
+                    self.scale.copy_(x.abs().amax().clamp_min(MIN_SCALE) / QMAX)
+                self.scale.clamp_(min=MIN_SCALE)
         if self.scale <= 0:
             return x
+        if self.training and self.scale.requires_grad:
+            zero = x.new_zeros(1)
+            grad_factor = 1.0 / math.sqrt(x.numel() * QMAX)
+            return torch._fake_quantize_learnable_per_tensor_affine(
+                x, self.scale.view(1), zero, -QMAX - 1, QMAX, grad_factor)
         zero = torch.zeros((), dtype=torch.int32, device=x.device)
-        return torch.fake_quantize_per_tensor_affine(x, self.scale.float(), zero, -QMAX - 1, QMAX)
+        return torch.fake_quantize_per_tensor_affine(x, self.scale.detach().float(), zero, -QMAX - 1, QMAX)
 
 
 def weight_scale(w: Tensor) -> Tensor:
