@@ -70,12 +70,12 @@ def get_config(name: str) -> CodecConfig:
 register(CodecConfig(
     name="dkic-small", width=96, latent=192, depths=(1, 1, 1), groups=4,
     hyper_width=96, hyper_latent=64, hyper_features=96,
-    slices=(16, 16, 32, 64, 64), spatial=(True, True, True, True, True),
+    slices=(16, 16, 32, 64, 64), spatial=(True, True, True, False, False),
 ))
 register(CodecConfig(
     name="dkic-small-conv", width=96, latent=192, depths=(1, 1, 1), groups=4,
     hyper_width=96, hyper_latent=64, hyper_features=96,
-    slices=(16, 16, 32, 64, 64), spatial=(True, True, True, True, True), block="conv",
+    slices=(16, 16, 32, 64, 64), spatial=(True, True, True, False, False), block="conv",
 ))
 register(CodecConfig(  # for tests and golden files: seconds to build, milliseconds to run
     name="dkic-tiny", width=32, latent=64, depths=(1, 1, 0), groups=2,
