@@ -37,6 +37,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads for PyTorch and the codecs (default 1: single-core timings)")
     p.set_defaults(run=run)
 
+    c = sub.add_parser("compare", help="BD-rate between two `edgecodec eval` runs (e.g. an ablation)",
+                       description="Compares the edgecodec curves of two results.json files written by "
+                                   "`edgecodec eval` on the same images: BD-rate (PSNR and MS-SSIM), BD-PSNR "
+                                   "and mean encode/decode time of TEST against REFERENCE.")
+    c.add_argument("reference", help="results.json of the reference run")
+    c.add_argument("test", help="results.json of the run measured against it")
+    c.set_defaults(run=run_compare)
+
+
+def _edgecodec_result(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return dict(data["codecs"]["edgecodec"], image_names=list(data["images"]["names"]))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise ValueError(f"{path} is not a results.json written by `edgecodec eval`") from None
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..evaluation.runner import bd_against, curve
+
+    ref, test = _edgecodec_result(args.reference), _edgecodec_result(args.test)
+    if ref["image_names"] != test["image_names"]:
+        raise ValueError("the two runs evaluated different images; BD-rate needs the same set")
+    bd = bd_against(curve(test), curve(ref))
+    fmt = lambda v, unit: "n/a (no overlap)" if v is None else f"{v:+.2f}{unit}"  # noqa: E731
+    mean = lambda r, k: sum(p[k] for p in r["points"]) / len(r["points"])  # noqa: E731
+    print(f"test:      {args.test}\nreference: {args.reference}")
+    print(f"BD-rate (PSNR) {fmt(bd['bd_rate_psnr_pct'], ' %')} | BD-PSNR {fmt(bd['bd_psnr_db'], ' dB')} | "
+          f"BD-rate (MS-SSIM) {fmt(bd['bd_rate_msssim_pct'], ' %')}")
+    for key, name in (("encode_s", "encode"), ("decode_s", "decode")):
+        print(f"mean {name} time: {mean(test, key) * 1e3:.0f} ms vs {mean(ref, key) * 1e3:.0f} ms")
+    return 0
+
 
 def command_line(args: argparse.Namespace) -> str:
     """The canonical command that reproduces this run."""

@@ -1,0 +1,37 @@
+"""``edgecodec compare``: BD-rate between two eval runs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def results(path, bpp_factor: float, names=("a.png", "b.png"), decode_s: float = 0.2) -> str:
+    points = [{"setting": q, "bpp": bpp * bpp_factor, "psnr": psnr, "ms_ssim_db": psnr / 2,
+               "encode_s": 0.1, "decode_s": decode_s}
+              for q, bpp, psnr in ((10, 0.2, 26.0), (50, 0.5, 29.0), (90, 1.2, 32.5))]
+    path.write_text(json.dumps({"images": {"folder": "x", "names": list(names)},
+                                "codecs": {"edgecodec": {"label": "edgecodec", "points": points}}}))
+    return str(path)
+
+
+def test_ten_percent_fewer_bits_at_every_point_is_minus_ten_percent(cli, tmp_path):
+    ref = results(tmp_path / "ref.json", 1.0)
+    test = results(tmp_path / "test.json", 0.9, decode_s=0.1)
+    r = cli("compare", ref, test)
+    assert r.rc == 0, r.err
+    assert "BD-rate (PSNR) -10.00 %" in r.out and "BD-rate (MS-SSIM) -10.00 %" in r.out
+    assert "mean decode time: 100 ms vs 200 ms" in r.out
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"images": {"names": []}, "codecs": {}}'])
+def test_files_that_are_not_eval_results_are_one_line_errors(cli, tmp_path, content):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    r = cli("compare", results(tmp_path / "ref.json", 1.0), str(bad))
+    assert r.rc == 1 and r.err_lines == [f"edgecodec: error: {bad} is not a results.json written by `edgecodec eval`"]
+
+
+def test_different_image_sets_are_refused(cli, tmp_path):
+    r = cli("compare", results(tmp_path / "ref.json", 1.0), results(tmp_path / "t.json", 1.0, names=("c.png",)))
+    assert r.rc == 1 and "different images" in r.err
