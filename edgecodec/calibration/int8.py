@@ -1,12 +1,11 @@
 """The calibrated int8 encoder: activation histograms of the float encoder -> int8 scales -> model, ONNX.
 
-The observed points are exactly those ``quantize_transforms`` fake-quantises in the analysis and
-hyper-analysis: the input of every convolution (``<conv>.act`` in the int8 model) and the three
-sampling inputs of every dynamic kernel (value, offsets, mask: ``<kernel>.sampling_quant.<i>``).
-The float model is observed (TensorRT's convention: calibrate the network being quantised, not a
-partly quantised one). The hyper-analysis input depends on the quality (the gain scales the
-latent), so it is observed at every integer gain level; the analysis runs once per frame.
-Two passes: the first finds each tensor's |x| maximum, the second fills histograms over it.
+The observed points are exactly those ``quantize_transforms`` fake-quantises in the int8 part of
+the encoder (the analysis; the hyper-analysis stays float, see ``codec/models/int8_plan.py``): the
+input of every convolution (``<conv>.act`` in the int8 model) and the three sampling inputs of
+every dynamic kernel (value, offsets, mask: ``<kernel>.sampling_quant.<i>``). The float model is
+observed (TensorRT's convention: calibrate the network being quantised, not a partly quantised
+one); the analysis does not depend on the quality, so it runs once per frame. Two passes: the first finds each tensor's |x| maximum, the second fills histograms over it.
 The image input is not calibrated: its range, [0, 1], is known.
 """
 from __future__ import annotations
@@ -20,12 +19,11 @@ from torch import nn
 
 from ..codec.codec import image_to_tensor
 from ..codec.layers.fake_quant import FakeQuantAct, QConv2d
-from ..codec.models.config import CodecConfig
 from ..codec.models.dkic import DKIC
+from ..codec.models.int8_plan import int8_config
 from ..export.onnx_export import export_graphs
 from .ranges import BINS, MIN_AMAX, AbsHistogram, choose_threshold, scale_for
 
-INT8_PARTS = ("analysis", "hyper_analysis")  # what `edgecodec qat --parts encoder` quantises
 # The image is in [0, 1] by definition: calibrating it would clip a brighter frame than the
 # calibration frames, and its histogram (multiples of 1/255) is a comb that misleads the KL search.
 KNOWN_RANGES = {"analysis.0.act": 1.0}
@@ -35,10 +33,12 @@ Tick = Callable[[], None]
 def observation_points(model: DKIC) -> dict[str, nn.Module]:
     """{int8 model's FakeQuantAct name: float module whose input it quantises}."""
     points: dict[str, nn.Module] = {}
-    for part in INT8_PARTS:
+    config = int8_config(model.config, "encoder")  # what `edgecodec qat --parts encoder` quantises
+    keep_float = set(config.extra["int8_keep_float"])
+    for part in config.extra["int8"]:
         for name, module in getattr(model, part).named_modules():
             full = f"{part}.{name}"
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, nn.Conv2d) and full not in keep_float:
                 points[f"{full}.act"] = module
             if isinstance(module, nn.ModuleList) and name.endswith("sampling_quant"):
                 points.update({f"{full}.{i}": m for i, m in enumerate(module)})
@@ -77,13 +77,9 @@ class _Observer:
 
 @torch.no_grad()
 def _run_encoder(model: DKIC, images: Iterable[np.ndarray], tick: Tick) -> None:
-    """Analysis once per image, hyper-analysis at every integer gain level."""
-    levels = torch.arange(model.config.quality_levels, dtype=torch.float32)
-    gains = model.gain(levels)[0]
+    """The analysis once per image (it does not depend on the quality)."""
     for image in images:
-        y = model.analysis(image_to_tensor(image))
-        for gain in gains:
-            model.hyper_analysis(y * gain.unsqueeze(0))
+        model.analysis(image_to_tensor(image))
         tick()
 
 
@@ -106,16 +102,11 @@ def choose_scales(histograms: dict[str, AbsHistogram], method: str, percentile: 
     return scales | {name: scale_for(bound) for name, bound in KNOWN_RANGES.items() if name in scales}
 
 
-def int8_config(config: CodecConfig) -> CodecConfig:
-    """The configuration with the encoder parts marked int8 (as ``edgecodec qat --parts encoder``)."""
-    return CodecConfig.from_dict(dict(config.to_dict(), extra=dict(config.extra, int8=list(INT8_PARTS))))
-
-
 def build_int8(model: DKIC, scales: dict[str, float]) -> DKIC:
     """A copy of ``model`` with int8 fake-quantised encoder transforms and the given activation scales."""
     if model.config.extra.get("int8"):
         raise ValueError("the model is already quantised; calibrate its float checkpoint")
-    q = DKIC(int8_config(model.config))
+    q = DKIC(int8_config(model.config, "encoder"))
     result = q.load_state_dict(copy.deepcopy(model.state_dict()), strict=False)
     acts = {name: m for name, m in q.named_modules() if isinstance(m, FakeQuantAct)}
     weight_scales = {f"{name}.w_scale" for name, m in q.named_modules() if isinstance(m, QConv2d)}

@@ -26,6 +26,7 @@ from ..checkpoint import atomic_torch_save, read_checkpoint
 from ..codec.models.config import CodecConfig, get_config
 from ..codec.layers.fake_quant import FakeQuantAct
 from ..codec.models.dkic import DKIC
+from ..codec.models.int8_plan import int8_config
 from .data import CropSampler
 from .spatial_plan import parse_spatial, with_spatial_plan
 from ..metrics import ms_ssim
@@ -55,9 +56,6 @@ class TrainOptions:
     spatial: str | None = None  # with --init: another spatial-context plan, one 0/1 flag per slice
 
 
-QAT_PARTS = {"encoder": ("analysis", "hyper_analysis"), "all": ("analysis", "hyper_analysis", "synthesis")}
-
-
 def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     """The model to train: resumed, fine-tuned from --init (optionally made int8), or fresh."""
     if state is not None:
@@ -76,8 +74,7 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     if opts.spatial is not None:
         weights, config = with_spatial_plan(weights, config, parse_spatial(opts.spatial, len(config.slices)))
     if opts.qat:
-        extra = dict(config.extra, int8=list(QAT_PARTS[opts.qat]))
-        config = CodecConfig.from_dict(dict(config.to_dict(), extra=extra))
+        config = int8_config(config, opts.qat)
     model = DKIC(config)
     model.load_state_dict(weights, strict=not opts.qat)
     return model

@@ -17,6 +17,7 @@ and the exported graph carry it).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import torch
 import torch.nn.functional as F
@@ -90,13 +91,16 @@ class QConv2d(nn.Conv2d):
                         self.dilation, self.groups)
 
 
-def quantize_transforms(module: nn.Module) -> nn.Module:
-    """Swap every Conv2d below ``module`` for a QConv2d and quantise the sampling inputs (in place)."""
+def quantize_transforms(module: nn.Module, keep_float: Collection[str] = (), prefix: str = "") -> nn.Module:
+    """Swap every Conv2d below ``module`` for a QConv2d, except those named in ``keep_float``
+    (``prefix`` + their path), and quantise the sampling inputs (in place)."""
     for name, child in list(module.named_children()):
+        path = prefix + name
         if isinstance(child, nn.Conv2d) and not isinstance(child, QConv2d):
-            setattr(module, name, QConv2d.from_float(child))
+            if path not in keep_float:
+                setattr(module, name, QConv2d.from_float(child))
         else:
-            quantize_transforms(child)
+            quantize_transforms(child, keep_float, path + ".")
     if hasattr(module, "sampling_quant"):
         module.sampling_quant = nn.ModuleList([FakeQuantAct() for _ in range(3)])
     return module

@@ -50,8 +50,9 @@ class DKIC(nn.Module):
         self.register_buffer("z_cdfs", z_cdf)
         self.register_buffer("z_cdf_lengths", z_len)
         self.register_buffer("z_offsets", z_off)
+        keep_float = set(config.extra.get("int8_keep_float", ()))
         for part in config.extra.get("int8", ()):
-            quantize_transforms(getattr(self, part))
+            quantize_transforms(getattr(self, part), keep_float, part + ".")
         y_cdf, y_len, y_off = gaussian.scale_tables()
         self.register_buffer("y_cdfs", y_cdf)
         self.register_buffer("y_cdf_lengths", y_len)
