@@ -8,7 +8,12 @@ precision, input range). Networks are strongly typed everywhere:
     precision  ONNX given to TensorRT                    TensorRT 10.3 (JetPack 6)    TensorRT 11.x
     fp32       float graph                               STRONGLY_TYPED flag          always strongly typed
     fp16       float16 graph (converted here, fp32 I/O)  STRONGLY_TYPED flag          always strongly typed
-    int8       Q/DQ graph from `edgecodec qat`           STRONGLY_TYPED flag          always strongly typed
+    int8       Q/DQ graph from `edgecodec qat`, float16  STRONGLY_TYPED flag          always strongly typed
+               between the Q/DQ pairs (converted here)
+
+In a strongly typed network every tensor runs in the type the graph gives it, so the int8
+graph is converted to float16 as well: the layers the int8 plan keeps float (LayerNorm, GELU,
+sampling, the plan's float convolutions) then run in fp16, not fp32.
 
 No implicit calibration and no FP16/INT8 builder flags: TensorRT 11 removed them.
 The plugin library (export/plugins/modulated_deform_sampling) is loaded into the
@@ -85,11 +90,40 @@ def cache_key(trt_version: str, compute_capability: tuple[int, int], model_id: s
     return f"{graph}-{model_id[:16]}-{precision}-trt{trt_version}-{cc}-{shapes.tag()}-{digest}.engine"
 
 
+def _split_consumed_outputs(graph: onnx.GraphProto) -> None:
+    """Graph outputs that nodes also read become Identity copies of an internal tensor."""
+    read = {name for node in graph.node for name in node.input}
+    for out in graph.output:
+        if out.name not in read:
+            continue
+        internal = out.name + "/internal"
+        for node in graph.node:
+            node.output[:] = [internal if o == out.name else o for o in node.output]
+            node.input[:] = [internal if i == out.name else i for i in node.input]
+        graph.node.append(onnx.helper.make_node("Identity", [internal], [out.name], name=f"{out.name}/output"))
+
+
 def to_fp16(onnx_bytes: bytes) -> bytes:
-    """Float16 graph with float32 inputs/outputs (strongly typed fp16 for TensorRT)."""
+    """Float16 graph with float32 inputs/outputs (strongly typed fp16 for TensorRT).
+
+    The converter retypes tensors and initializers but not the ``to`` of the graph's own Cast
+    nodes (e.g. index -> float in the sampling decomposition), which would leave float32 tensors
+    inside a float16 graph; those casts are retargeted to float16 here. The casts the converter
+    adds at the float32 inputs and outputs are left alone. A graph output that other nodes also
+    read (the encoder's latent feeds the hyper-analysis) is first split off through an Identity,
+    or the converter's output cast would feed float32 to those readers.
+    """
     from onnxconverter_common import float16  # noqa: PLC0415
 
-    model = float16.convert_float_to_float16(onnx.load_from_string(onnx_bytes), keep_io_types=True)
+    model = onnx.load_from_string(onnx_bytes)
+    _split_consumed_outputs(model.graph)
+    original = {n.name for n in model.graph.node if n.op_type == "Cast"}
+    model = float16.convert_float_to_float16(model, keep_io_types=True)
+    for node in model.graph.node:
+        if node.op_type == "Cast" and node.name in original:
+            for attr in node.attribute:
+                if attr.name == "to" and attr.i == onnx.TensorProto.FLOAT:
+                    attr.i = onnx.TensorProto.FLOAT16
     buf = io.BytesIO()
     onnx.save(model, buf)
     return buf.getvalue()

@@ -42,7 +42,7 @@ def build_model_engines(model: DKIC, model_id: str, out: Path, precision: str, r
     out.mkdir(parents=True, exist_ok=True)
     links = {}
     for name, (inp, channels, rng, extra) in specs.items():
-        onnx_bytes = to_fp16(graphs[name]) if precision == "fp16" else graphs[name]
+        onnx_bytes = graphs[name] if precision == "fp32" else to_fp16(graphs[name])
         target = out / cache_key(trt.__version__, cc, model_id, name, precision, rng, onnx_bytes)
         if not target.exists():
             engine = build_engine(onnx_bytes, inp, channels, rng, extra, plugin_library, out / "timing.cache")
