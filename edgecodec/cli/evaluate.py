@@ -57,13 +57,13 @@ def _edgecodec_result(path: str) -> dict:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..evaluation.runner import bd_against, curve
+    from ..evaluation.runner import MIN_OVERLAP_DB, bd_against, curve
 
     ref, test = _edgecodec_result(args.reference), _edgecodec_result(args.test)
     if ref["image_names"] != test["image_names"]:
         raise ValueError("the two runs evaluated different images; BD-rate needs the same set")
     bd = bd_against(curve(test), curve(ref))
-    fmt = lambda v, unit: "n/a (no overlap)" if v is None else f"{v:+.2f}{unit}"  # noqa: E731
+    fmt = lambda v, unit: f"n/a (overlap < {MIN_OVERLAP_DB:g} dB)" if v is None else f"{v:+.2f}{unit}"  # noqa: E731
     mean = lambda r, k: sum(p[k] for p in r["points"]) / len(r["points"])  # noqa: E731
     print(f"test:      {args.test}\nreference: {args.reference}")
     print(f"BD-rate (PSNR) {fmt(bd['bd_rate_psnr_pct'], ' %')} | BD-PSNR {fmt(bd['bd_psnr_db'], ' dB')} | "
@@ -165,6 +165,8 @@ def _figures(args, out: Path, codecs, results, images, anchors) -> None:
 
 def print_summary(results: dict, bd: dict) -> None:
     """Per codec: mean bpp / PSNR / MS-SSIM / timings per setting; then the BD lines."""
+    from ..evaluation.runner import MIN_OVERLAP_DB
+
     print(f"\n{'codec':<10}{'setting':>9}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}{'enc ms':>9}{'dec ms':>9}")
     for r in results.values():
         for p in r["points"]:
@@ -173,12 +175,12 @@ def print_summary(results: dict, bd: dict) -> None:
     print("\nBD of edgecodec against each reference (PCHIP on mean curves; negative BD-rate = fewer bits):")
     for row in bd.values():
         psnr_span, bpp_span = row["psnr_overlap_db"], row["bpp_overlap"]
-        rate = ("BD-rate n/a (no PSNR overlap)" if row["bd_rate_psnr_pct"] is None else
+        rate = (f"BD-rate n/a (PSNR overlap < {MIN_OVERLAP_DB:g} dB)" if row["bd_rate_psnr_pct"] is None else
                 f"BD-rate {row['bd_rate_psnr_pct']:+7.1f}% over {psnr_span[0]:.1f}-{psnr_span[1]:.1f} dB")
         gain = ("BD-PSNR n/a (no rate overlap)" if row["bd_psnr_db"] is None else
                 f"BD-PSNR {row['bd_psnr_db']:+.2f} dB over {bpp_span[0]:.2f}-{bpp_span[1]:.2f} bpp")
         ms = row["bd_rate_msssim_pct"]
-        ms = "n/a (no overlap)" if ms is None else f"{ms:+.1f}%"
+        ms = f"n/a (overlap < {MIN_OVERLAP_DB:g} dB)" if ms is None else f"{ms:+.1f}%"
         print(f"  vs {row['label']:<22} {rate} | {gain} | MS-SSIM BD-rate {ms}")
 
 

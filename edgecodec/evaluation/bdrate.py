@@ -92,8 +92,8 @@ def _integrate_cubic(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> floa
 
 
 def _mean_difference(xa: Sequence[float], ya: Sequence[float], xb: Sequence[float], yb: Sequence[float],
-                     method: str) -> float | None:
-    """Mean of (curve b - curve a) over their common x range; None without overlap."""
+                     method: str, min_span: float = 0.0) -> float | None:
+    """Mean of (curve b - curve a) over their common x range; None when it is not wider than ``min_span``."""
     if method not in ("pchip", "cubic"):
         raise ValueError(f"unknown BD method {method!r} (choose pchip or cubic)")
     xa, ya = _prepare(xa, ya)
@@ -101,24 +101,25 @@ def _mean_difference(xa: Sequence[float], ya: Sequence[float], xb: Sequence[floa
     if xa.size < 2 or xb.size < 2:
         return None
     lo, hi = max(xa[0], xb[0]), min(xa[-1], xb[-1])
-    if not hi > lo:
+    if not hi - lo > min_span:
         return None
     integrate = _integrate_pchip if method == "pchip" else _integrate_cubic
     return (integrate(xb, yb, lo, hi) - integrate(xa, ya, lo, hi)) / (hi - lo)
 
 
 def bd_rate(anchor_rate: Sequence[float], anchor_psnr: Sequence[float], test_rate: Sequence[float],
-            test_psnr: Sequence[float], method: str = "pchip") -> float | None:
+            test_psnr: Sequence[float], method: str = "pchip", min_overlap: float = 0.0) -> float | None:
     """Average bit-rate difference of ``test`` against ``anchor`` in percent at equal quality.
 
     Rates must be positive (bpp); any distortion measure in dB works (PSNR, MS-SSIM dB).
-    Returns None when the distortion ranges do not overlap or a curve has < 2 points.
+    Returns None when the distortion ranges overlap by no more than ``min_overlap`` (dB) or a
+    curve has < 2 points: an average over a sliver of quality says nothing.
     """
     ra, rb = np.asarray(anchor_rate, dtype=np.float64), np.asarray(test_rate, dtype=np.float64)
     if np.any(ra[np.isfinite(ra)] <= 0) or np.any(rb[np.isfinite(rb)] <= 0):
         raise ValueError("BD-rate needs positive rates")
     with np.errstate(divide="ignore"):
-        diff = _mean_difference(anchor_psnr, np.log(ra), test_psnr, np.log(rb), method)
+        diff = _mean_difference(anchor_psnr, np.log(ra), test_psnr, np.log(rb), method, min_overlap)
     return None if diff is None else float(100.0 * np.expm1(diff))
 
 

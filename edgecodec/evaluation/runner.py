@@ -128,17 +128,22 @@ def anchor_curve(anchor: AnchorCurve) -> dict[str, list[float] | None]:
     return {"bpp": anchor.bpp, "psnr": anchor.psnr, "ms_ssim_db": msdb}
 
 
+MIN_OVERLAP_DB = 0.5  # BD-rate over a narrower common quality range is not reported
+
+
 def bd_against(test: dict, reference: dict) -> dict[str, Any]:
     """BD-rate (PSNR and MS-SSIM dB) and BD-PSNR of ``test`` against ``reference`` curves."""
     out: dict[str, Any] = {
-        "bd_rate_psnr_pct": bd_rate(reference["bpp"], reference["psnr"], test["bpp"], test["psnr"]),
+        "bd_rate_psnr_pct": bd_rate(reference["bpp"], reference["psnr"], test["bpp"], test["psnr"],
+                                    min_overlap=MIN_OVERLAP_DB),
         "bd_psnr_db": bd_psnr(reference["bpp"], reference["psnr"], test["bpp"], test["psnr"]),
         "psnr_overlap_db": overlap(reference["psnr"], test["psnr"]),
         "bpp_overlap": overlap(reference["bpp"], test["bpp"]),
         "bd_rate_msssim_pct": None,
     }
     if reference.get("ms_ssim_db") is not None:
-        out["bd_rate_msssim_pct"] = bd_rate(reference["bpp"], reference["ms_ssim_db"], test["bpp"], test["ms_ssim_db"])
+        out["bd_rate_msssim_pct"] = bd_rate(reference["bpp"], reference["ms_ssim_db"], test["bpp"], test["ms_ssim_db"],
+                                            min_overlap=MIN_OVERLAP_DB)
     return out
 
 

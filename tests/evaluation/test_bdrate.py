@@ -90,3 +90,12 @@ def test_pchip_matches_scipy():
     x, y = np.array(PSNR), np.log(BPP)
     t = np.linspace(x[0], x[-1], 50)
     assert np.allclose(pchip(x, y)(t), interpolate.PchipInterpolator(x, y)(t), atol=1e-12)
+
+
+def test_a_sliver_of_overlap_gives_no_bd_rate():
+    anchor = ([0.2, 0.5, 1.0], [26.0, 29.0, 32.0])
+    test = ([0.1, 0.2, 0.3], [24.0, 28.0, 32.2])  # overlaps [26, 32]: a real comparison
+    assert bd_rate(*anchor, *test, min_overlap=0.5) is not None
+    sliver = ([0.6, 0.8, 1.0], [31.8, 32.1, 32.2])  # overlaps [31.8, 32.0]: 0.2 dB
+    assert bd_rate(*anchor, *sliver) is not None
+    assert bd_rate(*anchor, *sliver, min_overlap=0.5) is None
