@@ -36,13 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",
                        description="Fine-tune a float checkpoint with int8 fake quantisation (per-channel "
-                                   "weights, per-tensor activations, sampling inputs included) for explicit "
-                                   "Q/DQ export. --parts encoder keeps the decoder and its model id unchanged.")
+                                   "weights, per-tensor activations with learned steps, sampling inputs "
+                                   "included) for explicit Q/DQ export. --parts encoder keeps the decoder "
+                                   "and its model id unchanged.")
     q.add_argument("data", help="folder of training images")
     q.add_argument("--init", required=True, help="the float checkpoint to quantise")
     q.add_argument("--out", required=True, help="run folder (resumes from OUT/last.pt)")
     q.add_argument("--parts", choices=("encoder", "all"), default="all",
-                   help="quantise the encoder only (analysis, hyper-analysis) or also the synthesis")
+                   help="quantise the analysis only (the encoder side) or also the synthesis; the "
+                        "hyper-analysis and two synthesis convolutions stay float (the int8 plan)")
     q.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")
     q.add_argument("--batch", type=int, default=d.batch, help="crops per step")
     q.add_argument("--crop", type=int, default=d.crop, help="crop size (multiple of 64)")
