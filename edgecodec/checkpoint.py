@@ -91,7 +91,7 @@ def from_checkpoint(path: str | Path) -> DKIC:
 
 def without_int8(config: CodecConfig, state: dict) -> tuple[CodecConfig, dict]:
     """The float model with the same weights as an int8 (QAT) one: fake quantisation removed."""
-    extra = {k: v for k, v in config.extra.items() if k != "int8"}
+    extra = {k: v for k, v in config.extra.items() if k not in ("int8", "int8_keep_float")}
     int8_keys = (".act.scale", ".w_scale")
     state = {k: v for k, v in state.items() if not k.endswith(int8_keys) and ".sampling_quant." not in k}
     return CodecConfig.from_dict(dict(config.to_dict(), extra=extra)), state

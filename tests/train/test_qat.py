@@ -79,7 +79,7 @@ def test_qat_learns_the_activation_steps_and_drop_int8_restores_the_float_model(
 
     assert cli("package", str(path), "-o", str(tmp_path / "float.pt"), "--drop-int8").rc == 0
     plain = from_checkpoint(tmp_path / "float.pt")
-    assert not plain.config.extra.get("int8")
+    assert not plain.config.extra.get("int8") and "int8_keep_float" not in plain.config.extra
     int8 = from_checkpoint(path)
     for key, value in plain.state_dict().items():  # the same weights (stored as float16)
         if value.is_floating_point() and key in dict(plain.named_parameters()):
