@@ -42,12 +42,16 @@ def slice_inputs(model: DKIC, i: int) -> tuple[QTensor, QTensor | None, QTensor]
     return hyper, channel, anchors
 
 
-def test_dropping_spatial_context_keeps_the_anchor_pass():
-    old = observed_model((True, True, True, True))
-    state, config = with_spatial_plan(old.state_dict(), old.config, (True, True, False, False))
+def replanned(old: DKIC, spatial: tuple[bool, ...]) -> DKIC:
+    state, config = with_spatial_plan(old.state_dict(), old.config, spatial)
     new = DKIC(config)
     new.load_state_dict(state)
-    new.eval()
+    return new.eval()
+
+
+def test_dropping_spatial_context_keeps_the_anchor_pass():
+    old = observed_model((True, True, True, True))
+    new = replanned(old, (True, True, False, False))
     assert new.context.nets[2].space is None and new.context.nets[0].space is not None
     for i in (2, 3):
         hyper, channel, _ = slice_inputs(old, i)
@@ -66,10 +70,7 @@ def test_dropping_spatial_context_keeps_the_anchor_pass():
 
 def test_adding_spatial_context_starts_as_the_old_model():
     old = observed_model((True, True, True, False))
-    state, config = with_spatial_plan(old.state_dict(), old.config, (True, True, True, True))
-    new = DKIC(config)
-    new.load_state_dict(state)
-    new.eval()
+    new = replanned(old, (True, True, True, True))
     new.context.nets[3].space.requant.out_scale.fill_(0.05)  # as if its observer had seen data
     hyper, channel, anchors = slice_inputs(old, 3)
     index_old, mean_old = old.context.nets[3].params(hyper, channel, None)
