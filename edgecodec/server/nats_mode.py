@@ -88,14 +88,20 @@ class KvIndex:
         return FrameRecord(**json.loads(entry.value))
 
     async def _scan(self, bucket: str, pattern: str) -> list[bytes]:
-        """Values of the bucket's keys matching ``pattern``, walking its stream (history is 1)."""
-        values, seq = [], 1
+        """Current values of the bucket's keys matching ``pattern``, walking its stream.
+
+        A key updated during the walk reappears at the stream's end (its old message is gone or
+        already read), so the newest message of each key wins; delete and purge markers drop it.
+        """
+        latest: dict[str, bytes | None] = {}
+        seq = 1
         while True:
             try:
                 msg = await self.js.get_msg(f"KV_{bucket}", seq=seq, subject=f"$KV.{bucket}.{pattern}", next=True)
             except NotFoundError:
-                return values
-            values.append(msg.data)
+                return [value for value in latest.values() if value is not None]
+            removed = (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE")
+            latest[msg.subject] = None if removed else msg.data
             seq = msg.seq + 1
 
     async def frames(self, device_id: str, since_us: int, until_us: int, limit: int) -> list[FrameRecord]:

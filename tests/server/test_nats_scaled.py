@@ -1,6 +1,7 @@
 """Scaled mode on a real nats-server: two ingest nodes, one decode worker, one shared data directory."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import pytest
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
+from edgecodec.server.nats_mode import KvIndex, jetstream, key_of
+from edgecodec.server.records import FrameRecord
 from harness import ENV, Server, free_port, http, stored_frames, tokens
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -71,3 +74,39 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
         except subprocess.TimeoutExpired:
             worker.kill()
             raise
+
+
+def record(seq: int, error: str | None = None) -> FrameRecord:
+    return FrameRecord("cam.1", seq, "0" * 64, 10, f"f/{seq}.ecb", seq * 1000, seq * 1000, "ab", 50.0, 64, 48, error)
+
+
+class UpdatesDuringScan:
+    """JetStream whose first stream read lets another node update that frame before the walk goes on."""
+
+    def __init__(self, js, index: KvIndex):
+        self.js, self.index, self.done = js, index, False
+
+    async def get_msg(self, *args, **kwargs):
+        msg = await self.js.get_msg(*args, **kwargs)
+        if not self.done:
+            self.done = True
+            await self.index.set_decode_error("cam.1", 0, "decoded elsewhere")
+        return msg
+
+
+def test_listing_sees_each_frame_once_while_another_node_updates_it(nats_url):
+    async def scenario():
+        nc, js, frames, devices = await jetstream(nats_url, "scan")
+        index = KvIndex(nc, js, "scan", frames, devices)
+        try:
+            for seq in range(3):
+                assert await index.insert(record(seq)) is None
+            await frames.delete(key_of("cam.1", 2))
+            index.js = UpdatesDuringScan(js, index)
+            listed = await index.frames("cam.1", 0, 10**9, 100)
+        finally:
+            await nc.close()
+        return listed
+
+    listed = asyncio.run(scenario())
+    assert [(r.seq, r.decode_error) for r in listed] == [(0, "decoded elsewhere"), (1, None)]
