@@ -182,6 +182,16 @@ def _save(out: Path, opts: TrainOptions, model: DKIC, optimizer, step: int, rng:
                            "model": model.state_dict(), "step": step}, out / f"step{step:07d}.pt")
 
 
+def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give resumed optimizer moments their parameter's memory layout: moments saved in another
+    layout (channels-last, say) send Adam's fused CPU kernel down a path about 8x slower
+    (3 s instead of 0.4 s per dkic-small step, measured here)."""
+    for p, moments in optimizer.state.items():
+        for key, value in moments.items():
+            if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                moments[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def _setup_process(opts: TrainOptions) -> tuple[int, bool, torch.device]:
     """(rank, distributed, device); torchrun sets WORLD_SIZE, RANK and LOCAL_RANK."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -207,6 +217,7 @@ def train(opts: TrainOptions) -> Path:
     step, rng = 0, np.random.default_rng(opts.seed + rank)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+        _match_param_layout(optimizer)
         step = int(state["step"])
         _set_rng_state(state["rng"])
         rng.bit_generator.state = state["sampler_rng"]

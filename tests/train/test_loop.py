@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edgecodec.checkpoint import from_checkpoint, read_checkpoint
-from edgecodec.train.loop import TrainOptions, train
+from edgecodec.train.loop import TrainOptions, _match_param_layout, train
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data"
 
@@ -72,3 +72,21 @@ def test_train_and_package_from_the_command_line(tmp_path):
     assert main(["package", str(run / "last.pt"), "-o", str(tmp_path / "model.pt")]) == 0
     model = from_checkpoint(tmp_path / "model.pt")
     assert not any(p.dtype == torch.float16 for p in model.parameters())  # stored as float16, loaded as float32
+
+
+def test_resumed_moments_take_their_parameters_layout():
+    conv = torch.nn.Conv2d(4, 8, 3)
+    optimizer = torch.optim.Adam(conv.parameters())
+    conv(torch.rand(1, 4, 5, 5)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    for moments in saved["state"].values():  # as a channels-last run would have saved them
+        for key in ("exp_avg", "exp_avg_sq"):
+            if moments[key].dim() == 4:
+                moments[key] = moments[key].contiguous(memory_format=torch.channels_last)
+    resumed = torch.optim.Adam(conv.parameters())
+    resumed.load_state_dict(saved)
+    _match_param_layout(resumed)
+    for p, moments in resumed.state.items():
+        assert moments["exp_avg"].stride() == p.stride() and moments["exp_avg_sq"].stride() == p.stride()
+        torch.testing.assert_close(moments["exp_avg"], optimizer.state[p]["exp_avg"], rtol=0, atol=0)
