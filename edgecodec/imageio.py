@@ -1,21 +1,36 @@
 """Reading images for the encoder and writing files atomically."""
 from __future__ import annotations
 
+import io
 import os
+import sys
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 
+from .codec.bitstream import DEFAULT_MAX_PIXELS
+
 MAX_INPUT_BYTES = 1 << 30
+RAISE_LIMIT = "--max-pixels raises it; decoders need the same"
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # silent: OpenCV's own stderr lines would break the one-line error rule
 
 
 class ImageReadError(ValueError):
     """The input is not a readable image."""
+
+
+# EXIF orientation tag -> the array operation that shows the image upright (as Pillow's exif_transpose)
+ORIENTATIONS = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 def to_rgb8(img: np.ndarray, name: str = "image") -> np.ndarray:
@@ -37,21 +52,92 @@ def to_rgb8(img: np.ndarray, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to uint8 RGB (warns when alpha or 16-bit depth is dropped)."""
-    path = Path(path)
+def read_input(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """A whole input file (or pipe, e.g. /dev/stdin) of at most ``limit`` bytes."""
     try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise ImageReadError(f"{path}: file too large ({size} bytes)")
-        data = np.fromfile(str(path), dtype=np.uint8)
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageReadError(f"{path}: is a directory") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if len(data) > limit:
+        raise ImageReadError(f"{path}: larger than {limit} bytes")
+    return data
+
+
+def refuse_overwriting(source: str | Path, output: str | Path) -> None:
+    """Raise ValueError when ``output`` names the same file as ``source`` (it would be destroyed)."""
+    try:
+        same = os.path.samefile(source, output)
+    except OSError:  # either does not exist (yet)
+        same = False
+    if same:
+        raise ValueError(f"{output}: the output would overwrite the input")
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Route file descriptor 2 to /dev/null: libpng and libjpeg print there and OpenCV cannot stop them.
+    (Process-wide for the duration: only for the command line's one-image reads.)"""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _probe(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation) from the file's header, without decoding pixels;
+    None when Pillow does not know the format (OpenCV may still read it)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                _check_pixels(im.width, im.height, max_pixels, name)
+                if im.format == "PNG":  # Pillow's getexif() would decode a PNG to look past its pixels
+                    exif = Image.Exif()
+                    exif.load(im.info.get("exif"))
+                else:
+                    exif = im.getexif()
+                orientation = exif.get(0x0112, 1)
+                return im.width, im.height, orientation if orientation in ORIENTATIONS else 1
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own limit, 2 * MAX_IMAGE_PIXELS
+        if max_pixels < 2 * Image.MAX_IMAGE_PIXELS:
+            raise ImageReadError(f"{name}: more than {2 * Image.MAX_IMAGE_PIXELS} pixels, over the limit of "
+                                 f"{max_pixels} pixels ({RAISE_LIMIT})") from None
+        return None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, name: str) -> None:
+    if width * height > max_pixels:
+        raise ImageReadError(f"{name}: {width}x{height} is over the limit of {max_pixels} pixels ({RAISE_LIMIT})")
+
+
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file to upright uint8 RGB (EXIF orientation applied; warns when alpha or
+    16-bit depth is dropped). Images over ``max_pixels`` are refused before their pixels are decoded."""
+    data = read_input(path)
+    probe = _probe(data, str(path), max_pixels) if data else None
+    with _stderr_silenced():
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if img is None:
         raise ImageReadError(f"{path}: not a readable image")
+    _check_pixels(img.shape[1], img.shape[0], max_pixels, str(path))
+    if probe is not None and probe[2] != 1:
+        img = ORIENTATIONS[probe[2]](img)
     return to_rgb8(img, str(path))
 
 

@@ -44,11 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("EDGECODEC_DEBUG"):
             traceback.print_exc()
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"edgecodec: error: {msg}", file=sys.stderr)
+        print(f"edgecodec: error: {one_line(msg)}", file=sys.stderr)
         return 1
     except Exception as e:  # a bug: still one line, the traceback only on request
         if os.environ.get("EDGECODEC_DEBUG"):
             traceback.print_exc()
-        print(f"edgecodec: error: internal error ({type(e).__name__}: {e}); set EDGECODEC_DEBUG=1 for details",
-              file=sys.stderr)
+        print(f"edgecodec: error: internal error ({type(e).__name__}: {one_line(e)}); "
+              "set EDGECODEC_DEBUG=1 for details", file=sys.stderr)
         return 1
+
+
+def one_line(message: object, limit: int = 400) -> str:
+    """A (possibly multi-line, library-made) message as one line of at most ``limit`` characters."""
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

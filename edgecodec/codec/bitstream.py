@@ -34,6 +34,10 @@ class BitstreamError(ValueError):
     """The bytes are not a valid .ecb file (or exceed the decoder's limits)."""
 
 
+class ImageTooLarge(BitstreamError):
+    """A valid header whose image is larger than the caller's pixel limit."""
+
+
 @dataclass(frozen=True)
 class Header:
     """Decoded header fields."""
@@ -78,8 +82,10 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Head
         raise BitstreamError(f"unsupported header flags 0x{flags:02x}")
     if q > 10000:
         raise BitstreamError(f"corrupt header: quality {q / 100} outside 0..100")
-    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > max_pixels:
-        raise BitstreamError(f"image size {width}x{height} exceeds the decoder's limit ({max_pixels} pixels)")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise BitstreamError(f"corrupt header: image size {width}x{height} outside 1..{MAX_SIDE}")
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"image size {width}x{height} exceeds the decoder's limit ({max_pixels} pixels)")
     if HEADER_SIZE + zlen + ylen != len(data):
         raise BitstreamError(f"stream lengths in the header ({zlen} + {ylen}) do not match the file size "
                              f"({len(data) - HEADER_SIZE} payload bytes): truncated or corrupt")
