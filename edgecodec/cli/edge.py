@@ -82,13 +82,24 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="edgecodec %(name)s: %(levelname)s: %(message)s")
 
 
-def _validated(args: argparse.Namespace, model, fields: tuple[str, ...]):
+def _config(args: argparse.Namespace, model, fields: tuple[str, ...]):
     from ..edge.tomlconfig import build_config
 
-    cfg = build_config(model, args.config, {f: getattr(args, f) for f in fields})
-    if args.validate_config:
-        print(f"{args.config or 'configuration'}: valid")
-    return cfg
+    return build_config(model, args.config, {f: getattr(args, f) for f in fields})
+
+
+def _valid(args: argparse.Namespace, model: str | None) -> int:
+    """--validate-config: load the model it names, if any (it must load), and say so."""
+    where = args.config or "configuration"
+    if model is not None:
+        from ..checkpoint import ModelLoadError, load_model
+
+        try:
+            load_model(model)
+        except ModelLoadError as e:
+            raise ValueError(f"{where}: model: {e}") from None
+    print(f"{where}: valid")
+    return 0
 
 
 def run_daemon(args: argparse.Namespace) -> int:
@@ -96,9 +107,9 @@ def run_daemon(args: argparse.Namespace) -> int:
 
     fields = ("source", "server", "device_id", "token_file", "spool", "fps", "quality", "max_frames", "loop",
               "model", "backend", "http_listen")
-    cfg = _validated(args, DaemonConfig, fields)
+    cfg = _config(args, DaemonConfig, fields)
     if args.validate_config:
-        return 0
+        return _valid(args, cfg.model)
     _logging()
     from ..edge.daemon import run_daemon as run
 
@@ -113,9 +124,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..server.config import ServerConfig
 
     fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats")
-    cfg = _validated(args, ServerConfig, fields)
+    cfg = _config(args, ServerConfig, fields)
     if args.validate_config:
-        return 0
+        return _valid(args, cfg.model if cfg.decode_workers and not cfg.nats else None)
     _logging()
     from ..server.app import serve
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, mo
 
 from .profile import DeviceProfile, preset_source
 from .protocol import check_device_id
+from .tomlconfig import check_listen
 
 
 class DaemonConfig(BaseModel):
@@ -63,3 +64,17 @@ class DaemonConfig(BaseModel):
     @classmethod
     def _device_id(cls, value: str) -> str:
         return check_device_id(value)
+
+    @field_validator("spool")
+    @classmethod
+    def _spool(cls, value: Path) -> Path:
+        """The spool is, or can become, a directory: its nearest existing path must be one."""
+        existing = next(p for p in (value, *value.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is not a directory")
+        return value
+
+    @field_validator("http_listen")
+    @classmethod
+    def _http_listen(cls, value: str) -> str:
+        return check_listen(value)

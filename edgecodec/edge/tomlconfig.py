@@ -1,4 +1,5 @@
-"""TOML configuration files: reading into a pydantic model (errors as one line) and writing values."""
+"""TOML configuration files: reading into a pydantic model (errors as one line), checks shared by the models,
+and writing values."""
 from __future__ import annotations
 
 import json
@@ -37,12 +38,21 @@ def build_config(model: type[M], path: str | Path | None, overrides: dict[str, A
         raise ValueError(f"{path or 'configuration'}: {one_line(e)}") from None
 
 
+def check_listen(value: str) -> str:
+    """A ``HOST:PORT`` (pattern-checked) whose port is 0..65535; an empty HOST means every interface."""
+    port = int(value.rpartition(":")[2])
+    if port > 65535:
+        raise ValueError(f"port {port} of {value!r} is out of range (0..65535)")
+    return value
+
+
 def one_line(error: ValidationError) -> str:
-    """All validation errors of a model in one line: 'field: message; field: message'."""
+    """All validation errors of a model in one line: 'field: message; field: message' (our checks' own words)."""
     parts = []
     for err in error.errors():
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{where}: {err['msg']}")
+        msg = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        parts.append(f"{where}: {msg}")
     return "; ".join(parts)
 
 

@@ -1,12 +1,41 @@
 """The server's configuration (``server.toml`` and command-line flags; flags win)."""
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
 from ..codec.bitstream import DEFAULT_MAX_PIXELS
+from ..edge.tomlconfig import check_listen
+from .tokens import TokenStore
+
+
+class _Encrypted(Exception):
+    """The TLS key needs a passphrase (asked for when the server starts)."""
+
+
+def _no_passphrase() -> str:
+    raise _Encrypted
+
+
+def check_tls(cert: Path, key: Path) -> None:
+    """ValueError naming the file unless ``cert`` holds PEM certificates and ``key`` their PEM private key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # as the server's
+    try:
+        context.load_verify_locations(cafile=cert)
+    except ssl.SSLError:
+        raise ValueError(f"tls_cert {cert} is not a PEM certificate") from None
+    try:
+        context.load_cert_chain(cert, key, password=_no_passphrase)
+    except _Encrypted:
+        pass
+    except ssl.SSLError as e:
+        if e.reason is None:  # OpenSSL's "PEM lib": no private key in the file
+            raise ValueError(f"tls_key {key} is not a PEM private key") from None
+        reason = e.reason.lower().replace("_", " ")
+        raise ValueError(f"tls_cert {cert} and tls_key {key} are refused: {reason}") from None
 
 
 class ServerConfig(BaseModel):
@@ -31,8 +60,22 @@ class ServerConfig(BaseModel):
     nats_prefix: str = Field(default="edgecodec", pattern=r"^[A-Za-z0-9_-]{1,32}$",
                              description="name prefix of the JetStream streams and buckets")
 
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return check_listen(value)
+
+    @field_validator("data")
+    @classmethod
+    def _tokens_file(cls, value: Path) -> Path:
+        """A malformed tokens.json stops the server before it starts (a missing one holds no tokens yet)."""
+        TokenStore(value).check()
+        return value
+
     @model_validator(mode="after")
     def _tls_pair(self) -> "ServerConfig":
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        if self.tls_cert is not None and self.tls_key is not None:
+            check_tls(self.tls_cert, self.tls_key)
         return self

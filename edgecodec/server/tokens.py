@@ -22,6 +22,8 @@ from ..edge.protocol import check_device_id
 
 ROLES = ("device", "viewer")
 TOKEN_FILE = "tokens.json"
+_FIELDS: dict[str, type | tuple[type, ...]] = {"id": str, "name": str, "role": str, "sha256": str, "created": int,
+                                               "revoked": (int, type(None))}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,23 @@ class Principal:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _entries(doc: object) -> list[dict]:
+    """The entries of a parsed tokens file; ValueError saying what is wrong with it."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("tokens"), list):
+        raise ValueError("no 'tokens' list")
+    for i, entry in enumerate(doc["tokens"]):
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {i} is not an object")
+        for key, kinds in _FIELDS.items():
+            if key not in entry:
+                raise ValueError(f"entry {i} lacks {key!r}")
+            if isinstance(entry[key], bool) or not isinstance(entry[key], kinds):
+                raise ValueError(f"entry {i} has an invalid {key!r}")
+        if entry["role"] not in ROLES:
+            raise ValueError(f"entry {i} has an unknown role {entry['role']!r}")
+    return doc["tokens"]
 
 
 class TokenStore:
@@ -53,11 +72,22 @@ class TokenStore:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             try:
-                self._entries = json.loads(self.path.read_text())["tokens"]
-            except (ValueError, KeyError) as e:
-                raise ValueError(f"{self.path} is corrupt ({e})") from None
+                self._entries = _entries(json.loads(self.path.read_bytes()))
+            except ValueError as e:
+                raise ValueError(f"{self.path}: not a token file ({e})") from None
             self._stamp = stamp
         return self._entries
+
+    def _require_file(self) -> None:
+        """FileNotFoundError unless the data directory and its tokens file exist."""
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"no data directory {self.path.parent}")
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no tokens file {self.path} (no token was added yet)")
+
+    def check(self) -> None:
+        """ValueError naming the file if it is malformed (a missing file holds no tokens yet)."""
+        self._load()
 
     def authenticate(self, token: str) -> Principal | None:
         """The active token's owner, or None. Compares against every entry in constant time."""
@@ -69,7 +99,11 @@ class TokenStore:
         return found
 
     @contextmanager
-    def _editing(self) -> Iterator[list[dict]]:
+    def _editing(self, create: bool) -> Iterator[list[dict]]:
+        """The entries under an exclusive lock, written back unless the block raises; ``create``: make the file."""
+        if not create:
+            self._require_file()
+        self._load()  # a malformed file is refused before anything is created
         make_dirs(self.path.parent)
         with open(self.path.with_name(TOKEN_FILE + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -84,7 +118,7 @@ class TokenStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r} (choose {' or '.join(ROLES)})")
         token = "ecb_" + secrets.token_urlsafe(32)
-        with self._editing() as entries:
+        with self._editing(create=True) as entries:
             entries.append({"id": secrets.token_hex(4), "name": name, "role": role, "sha256": _hash(token),
                             "created": int(time.time()), "revoked": None})
         return token
@@ -92,15 +126,16 @@ class TokenStore:
     def revoke(self, name: str) -> int:
         """Revoke every active token of ``name``; returns how many."""
         count = 0
-        with self._editing() as entries:
+        with self._editing(create=False) as entries:
             for entry in entries:
                 if entry["name"] == name and entry["revoked"] is None:
                     entry["revoked"] = int(time.time())
                     count += 1
-        if not count:
-            raise ValueError(f"no active token for {name!r}")
+            if not count:
+                raise ValueError(f"no active token for {name!r}")
         return count
 
     def list(self) -> list[dict]:
-        """All tokens without their hashes."""
+        """All tokens without their hashes; the data directory and its tokens file must exist."""
+        self._require_file()
         return [{k: v for k, v in e.items() if k != "sha256"} for e in self._load()]

@@ -38,6 +38,7 @@ def test_validate_config_accepts_a_good_file(files, cli):
     ('fps = "fast"\n', "fps"),
     ('http_listen = "9464"\n', "http_listen"),
     ("spool_max_bytes = 10\n", "spool_max_bytes"),
+    ('http_listen = "127.0.0.1:99999"\n', "http_listen: port 99999 of '127.0.0.1:99999' is out of range (0..65535)"),
 ])
 def test_validate_config_rejects_bad_values_in_one_line(files, cli, extra, needle):
     tmp, good = files
@@ -62,3 +63,17 @@ def test_missing_required_settings_are_named(cli, tmp_path):
     result = cli("daemon", "--source", "0", "--validate-config")
     assert result.rc == 1 and "server: Field required" in result.err and len(result.err_lines) == 1
     assert cli("daemon", "--config", tmp_path / "absent.toml").rc == 1
+
+
+def test_validate_config_checks_the_spool_and_the_model(files, cli, tiny_ckpt):
+    tmp, good = files
+    text = tmp / "model.pt"
+    text.write_text("hi\n")
+    validate = ("daemon", "--config", good, "--validate-config")
+    assert cli(*validate, "--model", tiny_ckpt).rc == 0
+    for flags, needle in [(["--spool", text], f"spool: {text} is not a directory"),
+                          (["--spool", text / "spool"], f"spool: {text} is not a directory"),
+                          (["--model", text], f"model: {text} is not an edgecodec checkpoint"),
+                          (["--model", tmp / "absent.pt"], f"model: no model '{tmp / 'absent.pt'}'")]:
+        result = cli(*validate, *flags)
+        assert result.rc == 1 and len(result.err_lines) == 1 and needle in result.err, result.err
