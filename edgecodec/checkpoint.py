@@ -14,7 +14,8 @@ import torch
 
 from .codec.models.config import REGISTRY, CodecConfig, get_config
 from .codec.models.dkic import DKIC
-from .imageio import write_atomic
+from .errors import one_line
+from .imageio import refuse_overwriting, write_atomic
 
 CHECKPOINT_FORMAT = "edgecodec-checkpoint"
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dkic-small.pt"
@@ -74,15 +75,30 @@ def read_checkpoint(path: str | Path) -> dict:
     return payload
 
 
+def _build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKIC:
+    """The checkpoint's model with its weights loaded; ModelLoadError (one line) when they do not fit."""
+    if "config" not in payload:
+        raise ModelLoadError(f"{path}: checkpoint holds no model configuration")
+    try:
+        config = CodecConfig.from_dict(payload["config"])
+    except ValueError as e:
+        raise ModelLoadError(f"{path}: invalid model configuration ({one_line(e, 200)})") from None
+    state = payload.get("model")
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"{path}: checkpoint holds no model weights")
+    try:
+        if drop_int8:
+            config, state = without_int8(config, state)
+        model = DKIC(config)
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # AttributeError: a non-tensor
+        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({one_line(e, 200)})") from None
+    return model
+
+
 def from_checkpoint(path: str | Path) -> DKIC:
     """Model ready to code, from a checkpoint file (its config travels inside)."""
-    payload = read_checkpoint(path)
-    try:
-        model = DKIC(CodecConfig.from_dict(payload["config"]))
-        model.load_state_dict(payload["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({first[:200]})") from None
+    model = _build_model(path, read_checkpoint(path))
     model.eval()
     if not bool(model.hyper_synthesis.out.requant.frozen):
         model.update()
@@ -105,12 +121,9 @@ def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop
     file is self-consistent. ``drop_int8`` writes the same weights without int8 fake
     quantisation (to measure what int8 costs).
     """
+    refuse_overwriting(src, dst)
     payload = read_checkpoint(src)
-    config, state = CodecConfig.from_dict(payload["config"]), payload["model"]
-    if drop_int8:
-        config, state = without_int8(config, state)
-    model = DKIC(config)
-    model.load_state_dict(state)
+    model = _build_model(src, payload, drop_int8)
     if half:
         with torch.no_grad():
             for p in model.parameters():

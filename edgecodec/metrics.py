@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 _WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+WINDOW = 11  # Gaussian window side: MS-SSIM needs images at least this wide and high
 
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
@@ -15,7 +16,7 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5, device=None, dtype=torch.float32) -> Tensor:
+def _gaussian_window(size: int = WINDOW, sigma: float = 1.5, device=None, dtype=torch.float32) -> Tensor:
     r = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
     return g / g.sum()
@@ -37,12 +38,21 @@ def _ssim_parts(x: Tensor, y: Tensor, win: Tensor) -> tuple[Tensor, Tensor]:
     return ssim.mean((1, 2, 3)), cs.mean((1, 2, 3))
 
 
+def ms_ssim_defined(height: int, width: int) -> bool:
+    """Whether MS-SSIM exists for an image of this size (its first scale's window fits)."""
+    return min(height, width) >= WINDOW
+
+
 def ms_ssim(x: Tensor, y: Tensor) -> Tensor:
     """MS-SSIM per image of two (N, 3, H, W) batches in [0, 1].
 
     Uses as many of the five standard scales as the image size allows (the
-    window must fit), with the weights of the used scales renormalised.
+    window must fit), with the weights of the used scales renormalised. Undefined
+    (ValueError) for images narrower or lower than the window (``ms_ssim_defined``).
     """
+    if not ms_ssim_defined(*x.shape[2:]):
+        raise ValueError(f"MS-SSIM needs images of at least {WINDOW}x{WINDOW} pixels, got "
+                         f"{x.shape[3]}x{x.shape[2]}")
     win = _gaussian_window(device=x.device, dtype=x.dtype)
     levels = 1
     while levels < 5 and min(x.shape[2:]) // (2 ** levels) >= win.numel():

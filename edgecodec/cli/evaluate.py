@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import shlex
 import sys
 import time
@@ -46,14 +48,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=run_compare)
 
 
+def _finite(value: object) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _valid_point(p: object) -> bool:
+    """An averaged point as `edgecodec eval` writes it (PSNR / MS-SSIM dB null: lossless or undefined)."""
+    return (isinstance(p, dict) and _finite(p.get("bpp")) and p["bpp"] > 0
+            and all(k in p and (p[k] is None or _finite(p[k])) for k in ("psnr", "ms_ssim_db"))
+            and all(_finite(p.get(k)) and p[k] >= 0 for k in ("encode_s", "decode_s")))
+
+
 def _edgecodec_result(path: str) -> dict:
+    """The edgecodec curve of a results.json, checked whole (one ValueError naming the file)."""
+    bad = f"{path} is not a results.json written by `edgecodec eval`"
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return dict(data["codecs"]["edgecodec"], image_names=list(data["images"]["names"]))
+        result = dict(data["codecs"]["edgecodec"], image_names=list(data["images"]["names"]))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        raise ValueError(f"{path} is not a results.json written by `edgecodec eval`") from None
+    except (ValueError, KeyError, TypeError):  # ValueError: not JSON, not UTF-8, not a dict
+        raise ValueError(bad) from None
+    points = result.get("points")
+    if not isinstance(points, list) or not points:
+        raise ValueError(f"{bad} (no edgecodec points)")
+    if not all(_valid_point(p) for p in points):
+        raise ValueError(f"{bad} (an edgecodec point lacks a valid bpp, PSNR, MS-SSIM dB or timing)")
+    return result
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -85,6 +107,25 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(argv)
 
 
+OUTPUT_FILES = ("rd_psnr.png", "rd_msssim.png", "visual.png", "results.json")
+
+
+def _check_out(out: Path, crops: bool) -> None:
+    """Refuse, before any work, an output folder that cannot take every output file."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output {out} exists and is not a folder")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"output {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"output {out}: {existing} is not writable")
+    for name in OUTPUT_FILES:
+        if (out / name).is_dir():
+            raise IsADirectoryError(f"output {out / name} is a folder")
+    if crops and (out / "crops").exists() and not (out / "crops").is_dir():
+        raise NotADirectoryError(f"output {out / 'crops'} (for --plot-crops) exists and is not a folder")
+
+
 def _check_args(args: argparse.Namespace) -> tuple[list[Path], Path]:
     from ..evaluation.runner import list_eval_images
 
@@ -95,8 +136,7 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], Path]:
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"output {out} exists and is not a folder")
+    _check_out(out, args.plot_crops)
     if args.anchors and not Path(args.anchors).is_dir():
         raise FileNotFoundError(f"anchor folder {args.anchors} does not exist")
     return files, out
@@ -142,25 +182,37 @@ def _bd_table(results: dict, anchors: list) -> dict[str, dict]:
     return table
 
 
-def _figures(args, out: Path, codecs, results, images, anchors) -> None:
-    from ..evaluation.plots import Series, rd_plot, visual_grid, visual_tiles
+def _figures(args, codecs, results, images, anchors) -> dict[str, bytes]:
+    """Every figure as PNG bytes, by path inside the output folder (crops/ with --plot-crops)."""
+    from ..evaluation.plots import Series, crop_files, rd_plot, visual_grid, visual_tiles
     from ..evaluation.runner import anchor_curve, curve
-    from ..imageio import write_atomic, write_png
+    from ..imageio import encode_png
 
+    files = {}
     for metric, ylabel, name in (("psnr", "PSNR RGB (dB)", "rd_psnr.png"),
                                  ("ms_ssim_db", "MS-SSIM RGB (dB, -10 log10(1 - MS-SSIM))", "rd_msssim.png")):
         series = [Series(r["label"], curve(r)["bpp"], curve(r)[metric], "edgecodec" if k == "edgecodec" else "baseline")
                   for k, r in results.items()]
         series += [Series(a.label, c["bpp"], c[metric], "anchor")
                    for a in anchors if (c := anchor_curve(a))[metric] is not None]
-        write_atomic(out / name, rd_plot(series, ylabel, f"{Path(args.folder).name}: {len(images)} images"))
+        files[name] = rd_plot(series, ylabel, f"{Path(args.folder).name}: {len(images)} images")
     middle = codecs[0].settings[len(codecs[0].settings) // 2]
     rows = visual_tiles(codecs, results, images, middle)
-    write_atomic(out / "visual.png", visual_grid(rows))
+    files["visual.png"] = visual_grid(rows)
     if args.plot_crops:
+        files.update({f"crops/{name}": encode_png(pixels) for name, pixels in crop_files(rows).items()})
+    return files
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    """Write every output (atomically each, in order: results.json goes last)."""
+    from ..imageio import write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    if any(name.startswith("crops/") for name in files):
         (out / "crops").mkdir(exist_ok=True)
-        for tile in (t for row in rows for t in row):
-            write_png(out / "crops" / f"{Path(tile.image).stem}_{tile.codec}.png", tile.pixels)
+    for name, data in files.items():
+        write_atomic(out / name, data)
 
 
 def print_summary(results: dict, bd: dict) -> None:
@@ -170,7 +222,8 @@ def print_summary(results: dict, bd: dict) -> None:
     print(f"\n{'codec':<10}{'setting':>9}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}{'enc ms':>9}{'dec ms':>9}")
     for r in results.values():
         for p in r["points"]:
-            print(f"{r['label']:<10}{p['setting']:>9g}{p['bpp']:>8.3f}{p['psnr']:>8.2f}{p['ms_ssim']:>9.4f}"
+            ms = "n/a" if p["ms_ssim"] is None else f"{p['ms_ssim']:.4f}"
+            print(f"{r['label']:<10}{p['setting']:>9g}{p['bpp']:>8.3f}{p['psnr']:>8.2f}{ms:>9}"
                   f"{p['encode_s'] * 1e3:>9.1f}{p['decode_s'] * 1e3:>9.1f}")
     print("\nBD of edgecodec against each reference (PCHIP on mean curves; negative BD-rate = fewer bits):")
     for row in bd.values():
@@ -190,7 +243,6 @@ def run(args: argparse.Namespace) -> int:
     from ..backends import load_backend
     from ..evaluation.baselines import load_baselines
     from ..evaluation.runner import CONVENTIONS, edgecodec_codec, environment, json_safe, load_images
-    from ..imageio import write_atomic
 
     start = time.perf_counter()
     files, out = _check_args(args)
@@ -209,8 +261,7 @@ def run(args: argparse.Namespace) -> int:
         print(anchor_note)
         results = _evaluate(codecs, images)
         bd = _bd_table(results, anchors)
-        out.mkdir(parents=True, exist_ok=True)
-        _figures(args, out, codecs, results, images, anchors)
+        outputs = _figures(args, codecs, results, images, anchors)
         report = {"command": command_line(args), "wall_s": time.perf_counter() - start,
                   "conventions": CONVENTIONS, "environment": environment(),
                   "model": {"spec": args.model, "config": backend.model.config.name,
@@ -220,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
                   "codecs": results, "bd": bd, "notes": notices + [anchor_note],
                   "anchors": [{"label": a.label, "source": a.source, "bpp": a.bpp, "psnr": a.psnr,
                                "ms_ssim": a.ms_ssim} for a in anchors]}
-        write_atomic(out / "results.json", json.dumps(json_safe(report), indent=1).encode())
+        outputs["results.json"] = json.dumps(json_safe(report), indent=1).encode()
+        _write(out, outputs)
     finally:
         torch.set_num_threads(threads_before)
     print_summary(results, bd)

@@ -7,6 +7,7 @@ import sys
 import traceback
 import warnings
 
+from ..errors import one_line
 from . import bench, calibrate, coding, demo, doctor, edge, evaluate, export, training
 
 COMMANDS = (coding, demo, bench, training, evaluate, export, edge, calibrate, doctor)
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError, RuntimeError) as e:
         if os.environ.get("EDGECODEC_DEBUG"):
             traceback.print_exc()
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"edgecodec: error: {one_line(msg)}", file=sys.stderr)
+        print(f"edgecodec: error: {one_line(e)}", file=sys.stderr)
         return 1
     except Exception as e:  # a bug: still one line, the traceback only on request
         if os.environ.get("EDGECODEC_DEBUG"):
@@ -53,8 +53,3 @@ def main(argv: list[str] | None = None) -> int:
               "set EDGECODEC_DEBUG=1 for details", file=sys.stderr)
         return 1
 
-
-def one_line(message: object, limit: int = 400) -> str:
-    """A (possibly multi-line, library-made) message as one line of at most ``limit`` characters."""
-    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -77,8 +77,6 @@ def run_package(args: argparse.Namespace) -> int:
 def run_qat(args: argparse.Namespace) -> int:
     from ..train.loop import train
 
-    if args.crop % 64:
-        raise ValueError("--crop must be a multiple of 64")
     opts = TrainOptions(data=args.data, out=args.out, steps=args.steps, batch=args.batch, crop=args.crop,
                         lr=args.lr, lr_final=args.lr / 10, device=args.device, threads=args.threads,
                         seed=args.seed, init=args.init, qat=args.parts, checkpoint_every=100)
@@ -89,8 +87,6 @@ def run_qat(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from ..train.loop import train
 
-    if args.crop % 64:
-        raise ValueError("--crop must be a multiple of 64")
     opts = TrainOptions(**{k: getattr(args, k) for k in TrainOptions.__dataclass_fields__ if hasattr(args, k)})
     path = train(opts)
     print(f"checkpoint: {path}")

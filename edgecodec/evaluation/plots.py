@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -57,7 +58,8 @@ def rd_plot(series: Sequence[Series], ylabel: str, title: str) -> bytes:
     fig = _figure(8, 6)
     ax = fig.add_subplot(1, 1, 1)
     for s in series:
-        pts = [(b, v) for b, v in sorted(zip(s.bpp, s.value)) if np.isfinite(b) and np.isfinite(v)]
+        pts = sorted((b, v) for b, v in zip(s.bpp, s.value)
+                     if b is not None and v is not None and np.isfinite(b) and np.isfinite(v))
         if not pts:
             continue
         x, y = zip(*pts)
@@ -71,7 +73,8 @@ def rd_plot(series: Sequence[Series], ylabel: str, title: str) -> bytes:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if ax.lines:  # none where the measure is undefined for every image (MS-SSIM of tiny images)
+        ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return _png(fig, 120)
 
@@ -134,6 +137,14 @@ def visual_tiles(codecs: Sequence[Codec], results: dict[str, dict], images: Sequ
             row.append(Tile(name, c.key, _label(c, setting, record), crop(decoded)))
         rows.append(row)
     return rows
+
+
+def crop_files(rows: Sequence[Sequence[Tile]]) -> dict[str, np.ndarray]:
+    """File name -> pixels of every tile: ``STEM_CODEC.png``, or ``NAME_CODEC.png`` (full image
+    file names) when two images share a stem (a.png, a.jpg), so that no crop overwrites another."""
+    names = {t.image for row in rows for t in row}
+    by_stem = len({Path(n).stem.casefold() for n in names}) == len(names)
+    return {f"{Path(t.image).stem if by_stem else t.image}_{t.codec}.png": t.pixels for row in rows for t in row}
 
 
 def visual_grid(rows: Sequence[Sequence[Tile]], zoom: int = 2) -> bytes:

@@ -19,7 +19,7 @@ import torch
 
 from ..codec import codec as ecb
 from ..imageio import read_image
-from ..metrics import ms_ssim, psnr_u8
+from ..metrics import ms_ssim, ms_ssim_defined, psnr_u8
 from ..train.data import IMAGE_SUFFIXES
 from .anchors import AnchorCurve, ms_ssim_db
 from .baselines import Codec, imagecodecs_version
@@ -32,8 +32,10 @@ CONVENTIONS = {
     "bpp": "8 * len(encoded bytes) / (width * height), from the real file (container included)",
     "psnr": "RGB, 8-bit, 10 log10(255^2 / MSE) with the MSE over all pixels and the 3 channels",
     "ms_ssim": "edgecodec.metrics.ms_ssim on RGB in [0, 1] (5 scales when the image allows); "
-               "ms_ssim_db = -10 log10(1 - MS-SSIM)",
-    "averaging": "per setting, arithmetic mean over images of bpp, PSNR (dB) and MS-SSIM (CompressAI convention)",
+               "ms_ssim_db = -10 log10(1 - MS-SSIM); null for images under 11 pixels wide or high "
+               "(the window does not fit: undefined)",
+    "averaging": "per setting, arithmetic mean over images of bpp, PSNR (dB) and MS-SSIM (CompressAI convention); "
+                 "MS-SSIM over the images where it is defined (null when it is defined for none)",
     "bd": "Bjontegaard delta on the averaged curves, PCHIP (piecewise cubic Hermite) interpolation of "
           "log(bpp) vs PSNR, integrated exactly over the overlapping PSNR range; negative BD-rate: "
           "edgecodec needs fewer bits than the reference",
@@ -73,8 +75,11 @@ def edgecodec_codec(backend, qualities: Sequence[float]) -> Codec:
                  f"model {model.config.name} ({mid.hex()})")
 
 
-def _ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """MS-SSIM of two uint8 RGB images."""
+def _ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
+    """MS-SSIM of two uint8 RGB images; None where it is undefined (an image smaller than its window)."""
+    if not ms_ssim_defined(*a.shape[:2]):
+        return None
+
     def t(x):
         return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float() / 255.0
 
@@ -97,8 +102,10 @@ def measure(codec: Codec, name: str, image: np.ndarray, setting: float) -> tuple
     return record, decoded
 
 
-def _mean(records: list[dict], key: str) -> float:
-    return float(np.mean([r[key] for r in records]))
+def _mean(records: list[dict], key: str) -> float | None:
+    """Mean of ``key`` over the records where it is defined (not None); None when it is nowhere."""
+    values = [r[key] for r in records if r[key] is not None]
+    return float(np.mean(values)) if values else None
 
 
 def evaluate_codec(codec: Codec, images: Sequence[Image], tick: Tick | None = None) -> dict:
@@ -112,7 +119,8 @@ def evaluate_codec(codec: Codec, images: Sequence[Image], tick: Tick | None = No
             if tick:
                 tick()
         mean = {k: _mean(records, k) for k in ("bpp", "psnr", "ms_ssim", "encode_s", "decode_s")}
-        points.append({"setting": setting, **mean, "ms_ssim_db": ms_ssim_db(mean["ms_ssim"]), "images": records})
+        msdb = None if mean["ms_ssim"] is None else ms_ssim_db(mean["ms_ssim"])
+        points.append({"setting": setting, **mean, "ms_ssim_db": msdb, "images": records})
     return {"label": codec.label, "parameter": codec.parameter, "description": codec.description,
             "versions": codec.versions, "points": points}
 

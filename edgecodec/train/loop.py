@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..checkpoint import atomic_torch_save, read_checkpoint
 from ..codec.models.config import CodecConfig, get_config
 from ..codec.layers.fake_quant import FakeQuantAct
-from ..codec.models.dkic import DKIC
+from ..codec.models.dkic import DKIC, PAD_MULTIPLE
 from ..codec.models.int8_plan import int8_config
 from .data import CropSampler
 from .spatial_plan import parse_spatial, with_spatial_plan
@@ -54,6 +54,24 @@ class TrainOptions:
     qat: str | None = None  # "encoder" or "all": int8 quantisation-aware fine-tuning of --init
     keep_every: int = 0  # also keep step-numbered snapshots (model only) every N steps
     spatial: str | None = None  # with --init: another spatial-context plan, one 0/1 flag per slice
+
+
+def check_options(opts: TrainOptions) -> None:
+    """Refuse options a run cannot use, with a one-line ValueError, before anything is created."""
+    for name, value, minimum in (("--steps", opts.steps, 1), ("--batch", opts.batch, 1),
+                                 ("--checkpoint-every", opts.checkpoint_every, 1), ("--keep-every", opts.keep_every, 0),
+                                 ("--threads", opts.threads, 0), ("--seed", opts.seed, 0)):
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if opts.stop_at is not None and opts.stop_at < 1:
+        raise ValueError(f"--stop-at must be >= 1, got {opts.stop_at}")
+    if opts.crop < PAD_MULTIPLE or opts.crop % PAD_MULTIPLE:
+        raise ValueError(f"--crop must be a positive multiple of {PAD_MULTIPLE} (the model's coding block), "
+                         f"got {opts.crop}")
+    if not (math.isfinite(opts.lr) and opts.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {opts.lr:g}")
+    if not (math.isfinite(opts.lr_final) and opts.lr_final >= 0):
+        raise ValueError(f"--lr-final must be a number >= 0, got {opts.lr_final:g}")
 
 
 def _build(opts: TrainOptions, state: dict | None) -> DKIC:
@@ -209,6 +227,7 @@ def _setup_process(opts: TrainOptions) -> tuple[int, bool, torch.device]:
 
 def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
+    check_options(opts)
     rank, distributed, device = _setup_process(opts)
     out = Path(opts.out)
     state = read_checkpoint(out / "last.pt") if (out / "last.pt").exists() else None

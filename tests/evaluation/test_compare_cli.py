@@ -35,3 +35,17 @@ def test_files_that_are_not_eval_results_are_one_line_errors(cli, tmp_path, cont
 def test_different_image_sets_are_refused(cli, tmp_path):
     r = cli("compare", results(tmp_path / "ref.json", 1.0), results(tmp_path / "t.json", 1.0, names=("c.png",)))
     assert r.rc == 1 and "different images" in r.err
+
+
+@pytest.mark.parametrize("which", ["reference", "test"])
+@pytest.mark.parametrize("points", [[], [{"setting": 50, "bpp": 0.0, "psnr": 30.0, "ms_ssim_db": 12.0,
+                                          "encode_s": 0.1, "decode_s": 0.1}], "none"])
+def test_results_without_usable_points_are_refused_before_any_output(cli, tmp_path, which, points):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"images": {"names": ["a.png", "b.png"]},
+                               "codecs": {"edgecodec": {"points": points}}}))
+    good = results(tmp_path / "good.json", 1.0)
+    r = cli("compare", *((bad, good) if which == "reference" else (good, bad)))
+    assert r.rc == 1 and not r.out and len(r.err_lines) == 1, (r.out, r.err)
+    assert r.err.startswith(f"edgecodec: error: {bad} is not a results.json written by `edgecodec eval` (")
+

@@ -95,3 +95,74 @@ def test_bad_input_is_one_error_line(cli, tmp_path, images, tiny_ckpt, case):
     assert res.rc != 0 and len(errors) == 1, res.err
     assert "Traceback" not in res.err and "internal error" not in errors[0]
     assert not out.exists()
+
+
+def test_ms_ssim_is_null_where_undefined_and_averaged_where_defined(cli, images, tmp_path, tiny_ckpt):
+    pytest.importorskip("matplotlib")
+    big = cv2.imread(str(images / "kodim15.png"))
+    cv2.imwrite(str(images / "thin.png"), big[:1, :100])  # 1x100 and 3x3: smaller than the 11x11 window
+    cv2.imwrite(str(images / "tiny.png"), big[:3, :3])
+    out = tmp_path / "out"
+    res = cli("eval", images, "--model", tiny_ckpt, "--qualities", 50, "--baselines", "--out", out)
+    assert res.rc == 0, res.err
+    point = json.loads((out / "results.json").read_text())["codecs"]["edgecodec"]["points"][0]
+    by_name = {r["image"]: r for r in point["images"]}
+    assert by_name["thin.png"]["ms_ssim"] is None and by_name["tiny.png"]["ms_ssim"] is None
+    assert by_name["thin.png"]["psnr"] > 0 and by_name["tiny.png"]["psnr"] > 0
+    defined = [by_name[n]["ms_ssim"] for n in ("kodim15.png", "kodim23.png")]
+    assert point["ms_ssim"] == pytest.approx(sum(defined) / 2)
+
+
+def test_ms_ssim_undefined_for_every_image_is_reported_as_not_available(cli, tmp_path, tiny_ckpt):
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "thin"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "line.png"), cv2.imread(str(SAMPLES[0]))[:1, :2000])
+    out = tmp_path / "out"
+    res = cli("eval", folder, "--model", tiny_ckpt, "--qualities", 50, "--baselines", "--out", out)
+    assert res.rc == 0, res.err
+    assert not res.err_lines
+    point = json.loads((out / "results.json").read_text())["codecs"]["edgecodec"]["points"][0]
+    assert point["ms_ssim"] is None and point["ms_ssim_db"] is None and point["psnr"] > 0
+    assert "n/a" in next(line for line in res.out.splitlines() if line.startswith("edgecodec"))
+
+
+def test_ms_ssim_refuses_images_smaller_than_its_window():
+    import torch
+
+    from edgecodec.metrics import ms_ssim
+
+    x = torch.rand(1, 3, 10, 64)
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ms_ssim(x, x)
+    y = torch.rand(1, 3, 11, 11)
+    assert float(ms_ssim(y, y)) == pytest.approx(1.0)
+
+
+def test_crops_of_images_sharing_a_stem_do_not_overwrite_each_other(cli, tmp_path, tiny_ckpt):
+    pytest.importorskip("imagecodecs")
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    crop = cv2.imread(str(SAMPLES[0]))[150:246, 220:348]
+    for name in ("a.png", "a.PNG", "a.jpg"):
+        cv2.imwrite(str(folder / name), crop, [cv2.IMWRITE_JPEG_QUALITY, 90] if name.endswith("jpg") else [])
+    out = tmp_path / "out"
+    res = cli("eval", folder, "--model", tiny_ckpt, "--qualities", 50, "--baselines", "jpeg", "--out", out,
+              "--plot-crops")
+    assert res.rc == 0, res.err
+    crops = sorted(p.name for p in (out / "crops").iterdir())
+    assert len(crops) == 9 and "a.PNG_original.png" in crops and "a.jpg_jpeg.png" in crops
+
+
+@pytest.mark.parametrize("blocker", ["crops", "visual.png"])
+def test_unusable_output_location_is_refused_before_any_work(cli, images, tmp_path, tiny_ckpt, blocker):
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker == "crops":
+        (out / "crops").write_text("a file where the crops folder goes")
+    else:
+        (out / blocker).mkdir()
+    res = cli("eval", images, "--model", tiny_ckpt, "--qualities", 50, "--baselines", "--out", out, "--plot-crops")
+    assert res.rc == 1 and len(res.err_lines) == 1 and res.err.startswith("edgecodec: error: output "), res.err
+    assert sorted(p.name for p in out.iterdir()) == [blocker] and not res.out

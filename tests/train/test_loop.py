@@ -90,3 +90,24 @@ def test_resumed_moments_take_their_parameters_layout():
     for p, moments in resumed.state.items():
         assert moments["exp_avg"].stride() == p.stride() and moments["exp_avg_sq"].stride() == p.stride()
         torch.testing.assert_close(moments["exp_avg"], optimizer.state[p]["exp_avg"], rtol=0, atol=0)
+
+
+
+BAD_OPTIONS = [("--steps", "0"), ("--crop", "0"), ("--crop", "-64"), ("--batch", "0"),
+               ("--lr", "0"), ("--lr", "nan"), ("--threads", "-1"), ("--seed", "-1")]  # train and qat
+TRAIN_ONLY = [("--stop-at", "-1"), ("--checkpoint-every", "0"), ("--keep-every", "-1")]
+
+
+@pytest.mark.parametrize("command, option, value", [("train", *o) for o in BAD_OPTIONS + TRAIN_ONLY] +
+                         [("qat", *o) for o in BAD_OPTIONS])
+def test_bad_options_are_refused_before_anything_is_created(cli, tmp_path, command, option, value):
+    run = tmp_path / "run"
+    argv = [command, SAMPLES, "--out", run, "--steps", 2, "--crop", 64, "--batch", 1, "--threads", 1]
+    if command == "qat":
+        argv += ["--init", SAMPLES.parent / "golden" / "dkic-tiny.pt"]
+    else:
+        argv += ["--config", "dkic-tiny"]
+    res = cli(*argv, option, value)
+    assert res.rc == 1 and len(res.err_lines) == 1, res.err
+    assert res.err.startswith(f"edgecodec: error: {option} must be "), res.err
+    assert not run.exists() and not res.out

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,75 @@ class CodecConfig:
     extra: dict = field(default_factory=dict)  # {"int8": [parts]} after quantisation-aware training
 
     def __post_init__(self):
+        """Refuse an architecture that cannot be built, with a one-line ValueError."""
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("config name must be a non-empty string")
+        for key in ("width", "latent", "groups", "hyper_width", "hyper_latent", "hyper_features",
+                    "context_width", "aggregate_width"):
+            _check_int(key, getattr(self, key), 1)
+        _check_int("quality_levels", self.quality_levels, 2)
+        if len(self.depths) != 3:
+            raise ValueError(f"depths needs 3 values, got {len(self.depths)}")
+        for depth in self.depths:
+            _check_int("depths", depth, 0)
+        if not self.slices:
+            raise ValueError("slices must not be empty")
+        for size in self.slices:
+            _check_int("slices", size, 1)
         if sum(self.slices) != self.latent:
             raise ValueError(f"slices {self.slices} must sum to latent={self.latent}")
-        if len(self.spatial) != len(self.slices):
-            raise ValueError("spatial needs one flag per slice")
+        if len(self.spatial) != len(self.slices) or not all(isinstance(f, bool) for f in self.spatial):
+            raise ValueError("spatial needs one true/false flag per slice")
         if self.block not in ("dynamic", "conv"):
             raise ValueError(f"unknown block type {self.block!r}")
+        # channels of the grouped blocks: the hyper transforms' always, the others' where used
+        d0, d1, d2 = self.depths
+        for key, used in (("hyper_width", True), ("width", d0 or d1), ("latent", d2)):
+            if used and getattr(self, key) % self.groups:
+                raise ValueError(f"{key}={getattr(self, key)} must be divisible by groups={self.groups}")
+        lo, hi = self.lambda_min, self.lambda_max
+        if not (_is_real(lo) and _is_real(hi) and 0 < lo < hi):
+            raise ValueError(f"need finite 0 < lambda_min < lambda_max, got {lo!r} and {hi!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
+        int8, keep = self.extra.get("int8", []), self.extra.get("int8_keep_float", [])
+        if not isinstance(int8, (list, tuple)) or any(part not in ("analysis", "synthesis") for part in int8):
+            raise ValueError(f"extra int8 parts must be a list of analysis/synthesis, got {int8!r}")
+        if not isinstance(keep, (list, tuple)) or not all(isinstance(name, str) for name in keep):
+            raise ValueError(f"extra int8_keep_float must be a list of layer names, got {keep!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecConfig":
+        """Config from ``to_dict()`` output (a checkpoint's); ValueError when it is not a valid one."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a model configuration must be a dict, got {type(d).__name__}")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown configuration field(s): {', '.join(sorted(map(str, unknown)))}")
+        missing = [k for k, f in cls.__dataclass_fields__.items()
+                   if k not in d and f.default is MISSING and f.default_factory is MISSING]
+        if missing:
+            raise ValueError(f"configuration field(s) missing: {', '.join(missing)}")
         d = dict(d)
         for key in ("depths", "slices", "spatial"):
+            if not isinstance(d[key], (list, tuple)):
+                raise ValueError(f"configuration field {key} must be a list, got {d[key]!r}")
             d[key] = tuple(d[key])
         return cls(**d)
+
+
+def _check_int(key: str, value: object, minimum: int) -> None:
+    """ValueError unless ``value`` is an int (not a bool) >= ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+
+
+def _is_real(value: object) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def quality_to_level(quality: float, levels: int) -> float:
