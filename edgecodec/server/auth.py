@@ -1,9 +1,13 @@
 """Bearer-token authentication of requests."""
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from .tokens import Principal, TokenStore
+
+log = logging.getLogger("edgecodec.auth")
 
 
 class Refused(Exception):
@@ -19,7 +23,11 @@ def principal(request: web.Request, tokens: TokenStore) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Refused(401, "unauthenticated", "missing bearer token")
-    who = tokens.authenticate(token.strip())
+    try:
+        who = tokens.authenticate(token.strip())
+    except ValueError as e:  # tokens.json became malformed while serving: nobody gets in, the reason is logged
+        log.error("%s", e)
+        raise Refused(503, "unavailable", "the server's token file is unreadable") from None
     if who is None:
         raise Refused(401, "unauthenticated", "unknown or revoked token")
     return who

@@ -71,6 +71,20 @@ def test_missing_unknown_and_revoked_tokens_get_401(data, frames):
     assert status == 401
 
 
+def test_a_token_file_damaged_while_serving_gets_503(data, frames):
+    token = TokenStore(data).add("cam1")
+
+    async def go():
+        async with app_client(data) as (client, ctx):
+            (data / "tokens.json").write_text('{"tokens": [{"name": "cam1"}]}')
+            resp = await client.post(URL.format("cam1", 1), data=frames[0], headers=bearer(token))
+            return resp.status, await resp.json(), await ctx.index.frames("cam1", 0, 1 << 62, 10)
+
+    status, doc, listing = run(go())
+    assert status == 503 and "token file" in doc["error"], doc
+    assert listing == [] and stored_files(data) == []
+
+
 def test_a_device_writes_only_as_itself_and_viewers_cannot_write(data, frames):
     store = TokenStore(data)
     cam2, viewer = store.add("cam2"), store.add("cam1", "viewer")
