@@ -75,8 +75,9 @@ def read_checkpoint(path: str | Path) -> dict:
     return payload
 
 
-def _build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKIC:
-    """The checkpoint's model with its weights loaded; ModelLoadError (one line) when they do not fit."""
+def build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKIC:
+    """The model of a checkpoint read from ``path``, weights loaded; ModelLoadError (one line naming
+    the file) when its configuration is invalid or its weights do not fit it."""
     if "config" not in payload:
         raise ModelLoadError(f"{path}: checkpoint holds no model configuration")
     try:
@@ -98,7 +99,7 @@ def _build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DK
 
 def from_checkpoint(path: str | Path) -> DKIC:
     """Model ready to code, from a checkpoint file (its config travels inside)."""
-    model = _build_model(path, read_checkpoint(path))
+    model = build_model(path, read_checkpoint(path))
     model.eval()
     if not bool(model.hyper_synthesis.out.requant.frozen):
         model.update()
@@ -123,7 +124,7 @@ def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop
     """
     refuse_overwriting(src, dst)
     payload = read_checkpoint(src)
-    model = _build_model(src, payload, drop_int8)
+    model = build_model(src, payload, drop_int8)
     if half:
         with torch.no_grad():
             for p in model.parameters():

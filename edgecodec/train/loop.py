@@ -22,8 +22,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..checkpoint import atomic_torch_save, read_checkpoint
-from ..codec.models.config import CodecConfig, get_config
+from ..checkpoint import atomic_torch_save, build_model, read_checkpoint
+from ..codec.models.config import get_config
 from ..codec.layers.fake_quant import FakeQuantAct
 from ..codec.models.dkic import DKIC, PAD_MULTIPLE
 from ..codec.models.int8_plan import int8_config
@@ -77,18 +77,15 @@ def check_options(opts: TrainOptions) -> None:
 def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     """The model to train: resumed, fine-tuned from --init (optionally made int8), or fresh."""
     if state is not None:
-        model = DKIC(CodecConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
-        return model
+        return build_model(Path(opts.out) / "last.pt", state)
     if not opts.init:
         if opts.spatial is not None:
             raise ValueError("--spatial changes a trained model's plan: it needs --init")
         if opts.qat:
             raise ValueError("quantisation-aware training needs --init (the float model to quantise)")
         return DKIC(get_config(opts.config))
-    init = read_checkpoint(opts.init)
-    config = CodecConfig.from_dict(init["config"])
-    weights = init["model"]
+    base = build_model(opts.init, read_checkpoint(opts.init))
+    config, weights = base.config, base.state_dict()
     if opts.spatial is not None:
         weights, config = with_spatial_plan(weights, config, parse_spatial(opts.spatial, len(config.slices)))
     if opts.qat:

@@ -46,6 +46,16 @@ def test_package_of_a_broken_checkpoint_is_one_line_naming_it(cli, tmp_path, tin
     assert not out.exists()
 
 
+@pytest.mark.parametrize("kind", ["no model", "groups=0", "missing key"])
+def test_training_from_a_broken_checkpoint_is_one_line_naming_it(cli, tmp_path, tiny_ckpt, kind):
+    model = broken(tmp_path, tiny_ckpt, kind)
+    out = tmp_path / "run"
+    res = cli("train", SAMPLE.parent, "--init", model, "--out", out, "--steps", 1, "--batch", 1, "--crop", 64)
+    assert res.rc == 1 and len(res.err_lines) == 1, res.err
+    assert res.err.startswith(f"edgecodec: error: {model}: ") and "internal error" not in res.err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("kind", ["groups=0", "quality_levels=1"])
 @pytest.mark.parametrize("command", ["encode", "decode"])
 def test_coding_with_an_invalid_configuration_is_one_line(cli, tmp_path, tiny_ckpt, kind, command):
