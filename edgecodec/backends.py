@@ -26,11 +26,9 @@ def load_backend(model_spec: str | None, name: str = "torch", engine_dir: str | 
     if name == "torch":
         return backend
     if name == "onnxruntime":
-        from .runtime_onnx import onnx_paths, session_transform
+        from .runtime_onnx import onnx_transforms
 
-        paths = onnx_paths(model, backend.model_id)
-        backend.encoder = session_transform(paths["encoder"])
-        backend.decoder = session_transform(paths["decoder"])
+        backend.encoder, backend.decoder = onnx_transforms(model, backend.model_id)
         return backend
     if name == "tensorrt":
         from .runtime_trt import engine_transforms

@@ -1,16 +1,26 @@
-"""ONNX Runtime backend: the float encoder/decoder from ONNX files cached per model id."""
+"""ONNX Runtime backend: the float encoder/decoder from ONNX files cached per model id.
+
+A cached graph that does not load, or is not the graph expected (other inputs or outputs:
+a truncated or swapped file), is exported again, with a one-line warning.
+"""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .codec.models.dkic import DKIC, Transform
+from .export.onnx_export import SIGNATURES, export_graphs
 from .imageio import write_atomic
 
 GRAPHS = ("encoder", "decoder")
+
+
+class UnusableGraph(ValueError):
+    """An ONNX file that ONNX Runtime cannot load, or that is not the graph expected."""
 
 
 def cache_dir() -> Path:
@@ -21,28 +31,56 @@ def cache_dir() -> Path:
     return Path(base) / "edgecodec"
 
 
+def _export(model: DKIC, sampling: str, paths: dict[str, Path]) -> None:
+    """Export the graphs into ``paths`` (each written atomically)."""
+    paths["encoder"].parent.mkdir(parents=True, exist_ok=True)
+    for name, data in export_graphs(model, sampling).items():
+        write_atomic(paths[name], data)
+
+
 def onnx_paths(model: DKIC, mid: bytes, sampling: str = "deform_conv") -> dict[str, Path]:
     """The model's exported graphs for ONNX Runtime, exported once per (model id, sampling variant)."""
     folder = cache_dir() / "onnx" / mid.hex() / sampling
     paths = {name: folder / f"{name}.onnx" for name in GRAPHS}
     if not all(p.exists() for p in paths.values()):
-        from .export.onnx_export import export_graphs
-
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in export_graphs(model, sampling).items():
-            write_atomic(paths[name], data)
+        _export(model, sampling, paths)
     return paths
 
 
-def session_transform(path: Path, threads: int = 0) -> Transform:
-    """A callable running one exported graph on the CPU with ONNX Runtime (tensors in, tensors out)."""
+def onnx_transforms(model: DKIC, mid: bytes, sampling: str = "deform_conv",
+                    threads: int = 0) -> tuple[Transform, Transform]:
+    """(encoder, decoder) from the cache; exported again if a cached graph is unusable."""
+    paths = onnx_paths(model, mid, sampling)
+    try:
+        return _sessions(paths, threads)
+    except UnusableGraph as e:
+        warnings.warn(f"{e}: exporting the model again into {paths['encoder'].parent}")
+    _export(model, sampling, paths)
+    return _sessions(paths, threads)
+
+
+def _sessions(paths: dict[str, Path], threads: int) -> tuple[Transform, Transform]:
+    """(encoder, decoder) sessions of the cached graphs, each checked against its signature."""
+    return (session_transform(paths["encoder"], threads, "encoder"),
+            session_transform(paths["decoder"], threads, "decoder"))
+
+
+def session_transform(path: Path, threads: int = 0, graph: str | None = None) -> Transform:
+    """A callable running one exported graph on the CPU with ONNX Runtime (tensors in, tensors out).
+
+    With ``graph`` ("encoder" or "decoder"), its inputs and outputs are checked; raises UnusableGraph."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...) share no base but Exception
+        raise UnusableGraph(f"{path} does not load ({type(e).__name__})") from e
     names = [i.name for i in session.get_inputs()]
+    if graph is not None and (tuple(names), tuple(o.name for o in session.get_outputs())) != SIGNATURES[graph]:
+        raise UnusableGraph(f"{path} is not the {graph} graph (inputs {', '.join(names)})")
 
     def run(*tensors: torch.Tensor):
         feed = {n: np.ascontiguousarray(t.detach().float().cpu().numpy()) for n, t in zip(names, tensors)}

@@ -81,10 +81,15 @@ def _read_indices(source_plan: SourcePlan, indices: list[int], fps: float, tick:
 
 
 def sample_file(source_plan: SourcePlan, n: int, tick: Tick = lambda: None) -> list[Frame]:
-    """``n`` frames spread evenly over a video file."""
+    """``n`` frames spread evenly over a video file (OSError if not even its first frame decodes)."""
     cap = open_capture(source_plan)
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    cap.release()
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not cap.read()[0]:
+            raise OSError(f"cannot decode a frame of {source_plan.target!r}: not a video OpenCV can read, "
+                          "or a corrupt one")
+    finally:
+        cap.release()
     indices = spread_indices(_frame_count(source_plan), n)
     frames, read = _read_indices(source_plan, indices, fps, tick)
     if len(frames) < len(indices):  # the container over-stated its length: spread over what is there

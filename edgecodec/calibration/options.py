@@ -1,6 +1,7 @@
 """The settings of a calibration run, and their validation (cheap to import: no torch)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .rate import DEFAULT_GRID, DEFAULT_PERCENTILE
@@ -36,17 +37,26 @@ class CalibrateOptions:
 def validate(opts: CalibrateOptions) -> None:
     """Raise ValueError for settings no calibration can use (before anything is read or written)."""
     checks = [(opts.frames >= 2, f"--frames must be at least 2 (one to calibrate, one held out), got {opts.frames}"),
-              (opts.budget_kbps > 0, f"--budget-kbps must be positive, got {opts.budget_kbps:g}"),
-              (opts.fps > 0, f"--fps must be positive, got {opts.fps:g}"),
+              (_positive(opts.budget_kbps), f"--budget-kbps must be positive and finite, got {opts.budget_kbps:g}"),
+              (_positive(opts.fps), f"--fps must be positive and finite, got {opts.fps:g}"),
               (opts.method in METHODS, f"unknown calibration method {opts.method!r}"),
               (0 < opts.percentile <= 100 and 0 < opts.rate_percentile <= 100, "percentiles must be in (0, 100]"),
-              (opts.interval >= 0, f"--interval must be >= 0, got {opts.interval:g}"),
-              (opts.adapt_steps >= 1 and opts.adapt_lr > 0, "--adapt-steps must be >= 1 and --adapt-lr positive"),
-              (len(opts.eval_qualities) >= 2, "--eval-qualities needs at least 2 qualities (a curve)"),
+              (opts.interval == 0 or _positive(opts.interval),
+               f"--interval must be >= 0 and finite, got {opts.interval:g}"),
+              (opts.adapt_steps >= 1 and _positive(opts.adapt_lr),
+               "--adapt-steps must be >= 1 and --adapt-lr positive"),
+              (len(set(opts.eval_qualities)) >= 2, "--eval-qualities needs at least 2 distinct qualities (a curve)"),
               (len(opts.quality_grid) >= 1, "--quality-grid needs at least one quality")]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    if opts.capture_timeout is not None and not _positive(opts.capture_timeout):
+        raise ValueError(f"--capture-timeout must be positive and finite, got {opts.capture_timeout:g}")
     for q in (*opts.quality_grid, *opts.eval_qualities):
         if not 0 <= q <= 100:
             raise ValueError(f"qualities must be within 0..100, got {q:g}")
+
+
+def _positive(value: float) -> bool:
+    """A finite number above 0 (NaN and infinity are not)."""
+    return math.isfinite(value) and value > 0

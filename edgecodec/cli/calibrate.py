@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality-grid", type=float, nargs="+", default=list(DEFAULT_GRID),
                    help="qualities of the rate table (default 0 10 .. 100)")
     p.add_argument("--eval-qualities", type=float, nargs="+", default=list(EVAL_QUALITIES),
-                   help="qualities of the held-out R-D curves (default 10 30 50 70 90)")
+                   help="qualities of the held-out R-D curves, at least 2 distinct (default 10 30 50 70 90)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between frames of a live source (default 2)")
     p.add_argument("--capture-timeout", type=float, default=None,
                    help="give up on a live source after this many seconds (default 2 x frames x interval + 30)")

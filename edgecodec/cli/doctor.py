@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import http.client
 import json
 import shutil
 import ssl
@@ -205,6 +206,11 @@ def _http(method: str, url: str, timeout: float, token: Optional[str] = None,
         return e.code, e.read(65536)
 
 
+def _reason(error: Exception) -> str:
+    """Why a request failed, on one line."""
+    return " ".join(str(getattr(error, "reason", error)).split()) or type(error).__name__
+
+
 def _json(body: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(body)
@@ -220,7 +226,7 @@ def _daemon_capturing(listen: Optional[str]) -> bool:
         return False
     try:
         _, body = _http("GET", f"http://{host or '127.0.0.1'}:{port}/healthz", 2.0)
-    except OSError:
+    except (OSError, ValueError, http.client.HTTPException):  # unreachable, not HTTP, or no URL
         return False
     roles = _json(body).get("roles")
     return isinstance(roles, dict) and (roles.get("capture") or {}).get("state") == "running"
@@ -268,8 +274,9 @@ def check_camera(t: Target, timeout: float, wait_for_daemon: float = 0.0) -> Che
     frame, error = _one_frame(plan, open_capture, timeout)
     shown = t.source if len(t.source) <= 60 else t.source[:57] + "..."
     if frame is None:
-        return Check("camera", FAIL, f"{plan.kind} source {shown!r}: {error}: check the cable or URL, and that the "
-                                     "user is in group video")
+        hint = ("is it a video OpenCV can read?" if plan.kind == "file"
+                else "check the cable or URL, and that the user is in group video")
+        return Check("camera", FAIL, f"{plan.kind} source {shown!r}: {error}: {hint}")
     height, width = frame.shape[:2]
     if t.device is not None and (width, height) != parse_resolution(t.device.resolution):
         return Check("camera", WARN, f"{width}x{height} frames from {shown!r}, but the profile expects "
@@ -285,8 +292,10 @@ def check_server(t: Target, timeout: float = 10.0) -> Check:
     start = time.monotonic()
     try:
         status, body = _http("GET", url, timeout, ca_file=t.ca_file)
-    except OSError as e:
-        reason = str(getattr(e, "reason", e))
+    except (ValueError, http.client.InvalidURL) as e:  # urllib's or http.client's verdict on a malformed URL
+        return Check("server", FAIL, f"{t.server!r} is not a server URL ({e}): use http(s)://HOST[:PORT]")
+    except (OSError, http.client.HTTPException) as e:
+        reason = _reason(e)
         hint = "set ca_file for a private CA" if "CERTIFICATE" in reason.upper() else "check the URL, DNS and firewall"
         return Check("server", FAIL, f"cannot reach {url} ({reason}): {hint}")
     if status != 200 or _json(body).get("ok") is not True:
@@ -308,7 +317,10 @@ def check_token(t: Target, server_ok: bool, timeout: float = 10.0) -> Check:
     if t.server is None or t.device_id is None or not server_ok:
         return Check("token", WARN, "not verified: no server or device id, or the server is unreachable")
     url = f"{t.server.rstrip('/')}{API_PREFIX}/devices/{quote(t.device_id, safe='')}/frames/{PROBE_SEQ}"
-    status, body = _http("POST", url, timeout, token, t.ca_file)
+    try:
+        status, body = _http("POST", url, timeout, token, t.ca_file)
+    except (OSError, http.client.HTTPException) as e:
+        return Check("token", FAIL, f"the token probe to {url} failed ({_reason(e)}): run doctor again")
     if status == 401:
         return Check("token", FAIL, f"the server does not know this token (unknown or revoked): run `edgecodec "
                                     f"token add {t.device_id} --data DIR` on the server and put it in {t.token_file}")
@@ -332,6 +344,9 @@ def check_disk(t: Target, min_free_ratio: float) -> Check:
     if t.spool is None:
         return Check("disk", WARN, "not checked: no spool (--spool or --config)")
     existing = next(p for p in (t.spool, *t.spool.parents) if p.exists())
+    if not existing.is_dir():
+        return Check("disk", FAIL, f"{existing} is not a directory: the spool must be one (or a path the daemon "
+                                   "can create)")
     free = shutil.disk_usage(existing).free
     try:
         spooled = sum(f.stat().st_size for f in t.spool.iterdir() if f.is_file()) if t.spool.is_dir() else 0

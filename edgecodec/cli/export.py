@@ -61,7 +61,7 @@ def run_trt(args: argparse.Namespace) -> int:
 
 def run_onnx(args: argparse.Namespace) -> int:
     from ..backends import load_backend
-    from ..export.onnx_export import OPSET, export_graphs
+    from ..export.onnx_export import OPSET, SIGNATURES, export_graphs
     from ..imageio import write_atomic
 
     backend = load_backend(args.model)
@@ -72,8 +72,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         write_atomic(out / f"{name}.onnx", data)
     manifest = {"model_id": backend.model_id.hex(), "config": backend.model.config.to_dict(),
                 "sampling": args.sampling, "opset": OPSET,
-                "encoder": {"inputs": ["image", "gain"], "outputs": ["latent", "hyper_latent"]},
-                "decoder": {"inputs": ["latent", "inverse_gain"], "outputs": ["image"]}}
+                **{name: {"inputs": list(i), "outputs": list(o)} for name, (i, o) in SIGNATURES.items()}}
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
     print(f"wrote {', '.join(f'{n}.onnx' for n in graphs)} and manifest.json to {out}")
     return 0

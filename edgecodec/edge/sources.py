@@ -5,9 +5,12 @@ network stream (``rtsp://``, ``rtsps://``, ``http(s)://``), a GStreamer pipeline
 string containing ``!``), or the Jetson presets ``csi:N`` (CSI camera through
 nvarguscamerasrc). Pipelines need an OpenCV built with GStreamer (JetPack's system
 OpenCV; pip's wheels have none); without it, network streams fall back to FFmpeg.
+FFmpeg's own log lines are silenced (a failure is reported as one error of ours; OpenCV's
+logger is silenced in ``imageio``); setting OPENCV_FFMPEG_LOGLEVEL shows them again.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,11 +80,14 @@ def is_jetson() -> bool:
 
 
 def open_capture(plan: SourcePlan):
-    """Open the planned source; raises OSError when OpenCV cannot."""
+    """Open the planned source (FFmpeg kept quiet); raises OSError when OpenCV cannot."""
     import cv2
 
+    # OpenCV reads it once, when its FFmpeg backend initialises (the first capture); -8 is AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(plan.target, getattr(cv2, plan.api))
     if not cap.isOpened():
         cap.release()
-        raise OSError(f"cannot open {plan.kind} source {plan.target!r}")
+        why = ": not a video OpenCV can read, or a corrupt one" if plan.kind == "file" else ""
+        raise OSError(f"cannot open {plan.kind} source {plan.target!r}{why}")
     return cap

@@ -24,6 +24,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not valid TOML (not UTF-8 text)") from None
     except FileNotFoundError:
         raise OSError(f"config file {path} does not exist") from None
 

@@ -23,6 +23,8 @@ from ..codec.ops.sampling_variants import PLUGIN_DOMAIN, set_sampling_variant
 from .qdq import fold_weight_quantization
 
 OPSET = 19
+SIGNATURES = {"encoder": (("image", "gain"), ("latent", "hyper_latent")),  # graph: (inputs, outputs)
+              "decoder": (("latent", "inverse_gain"), ("image",))}
 
 
 class EncoderGraph(nn.Module):
@@ -48,12 +50,13 @@ class DecoderGraph(nn.Module):
         return self.synthesis(latent * inverse_gain)
 
 
-def _export(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], axes: dict) -> bytes:
+def _export(module: nn.Module, args: tuple, graph: str, axes: dict, custom_opsets: dict[str, int]) -> bytes:
+    inputs, outputs = SIGNATURES[graph]
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs, opset_version=OPSET,
-                          dynamic_axes=axes, custom_opsets={PLUGIN_DOMAIN: 1}, dynamo=False)
+        torch.onnx.export(module, args, buf, input_names=list(inputs), output_names=list(outputs), opset_version=OPSET,
+                          dynamic_axes=axes, custom_opsets=custom_opsets, dynamo=False)
     proto = fold_weight_quantization(onnx.load_from_string(buf.getvalue()))
     return proto.SerializeToString()
 
@@ -63,13 +66,14 @@ def export_graphs(model: DKIC, sampling: str = "grid_sample") -> dict[str, bytes
     model = set_sampling_variant(copy.deepcopy(model).float().eval(), sampling)
     m = model.config.latent
     hw = {2: "height", 3: "width"}
-    small = {2: "height_16", 3: "width_16"}
+    small, tiny = {2: "height_16", 3: "width_16"}, {2: "height_64", 3: "width_64"}
+    # our domain only where our op is: declared but unused, torch prints a warning line of its own
+    domains = {PLUGIN_DOMAIN: 1} if sampling == "plugin" else {}
     with torch.no_grad():
         image, gain = torch.rand(1, 3, 128, 192), torch.ones(1, m, 1, 1)
         latent, _ = model.encoder_transform(image, gain)
         return {
-            "encoder": _export(EncoderGraph(model), (image, gain), ["image", "gain"], ["latent", "hyper_latent"],
-                               {"image": hw, "latent": small, "hyper_latent": {2: "height_64", 3: "width_64"}}),
-            "decoder": _export(DecoderGraph(model), (latent, gain), ["latent", "inverse_gain"], ["image"],
-                               {"latent": small, "image": hw}),
+            "encoder": _export(EncoderGraph(model), (image, gain), "encoder",
+                               {"image": hw, "latent": small, "hyper_latent": tiny}, domains),
+            "decoder": _export(DecoderGraph(model), (latent, gain), "decoder", {"latent": small, "image": hw}, domains),
         }

@@ -136,3 +136,19 @@ def test_bad_input_is_one_line_and_writes_nothing(small_clip, tmp_path, cli, cha
     assert res.rc != 0 and len(errors) == 1 and needle in errors[0], res.err
     assert "Traceback" not in res.err and "internal error" not in res.err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--eval-qualities", "10", "10"], "--eval-qualities needs at least 2 distinct qualities"),
+    (["--capture-timeout", "-5"], "--capture-timeout must be positive and finite, got -5"),
+    (["--capture-timeout", "nan"], "--capture-timeout must be positive and finite, got nan"),
+    (["--capture-timeout", "inf"], "--capture-timeout must be positive and finite, got inf"),
+    (["--capture-timeout", "0"], "--capture-timeout must be positive and finite, got 0"),
+    (["--fps", "inf"], "--fps must be positive and finite"),
+    (["--budget-kbps", "inf"], "--budget-kbps must be positive and finite"),
+    (["--interval", "inf"], "--interval must be >= 0 and finite"),
+])
+def test_settings_no_calibration_can_use_are_refused(small_clip, tmp_path, cli, extra, needle):
+    res = cli(*calibrate_args(small_clip, tmp_path / "out", "--frames", "2", "--budget-kbps", "100", *extra))
+    assert res.rc == 1 and len(res.err_lines) == 1, res.err
+    assert res.err.startswith(f"edgecodec: error: {needle}") and not (tmp_path / "out").exists()

@@ -59,3 +59,10 @@ def test_a_container_that_overstates_its_length_is_sampled_over_the_real_one(sma
     monkeypatch.setattr(frames, "_frame_count", lambda plan: 40)  # the header claims 40, the file has 12
     got = frames.sample_file(frames.plan(str(small_clip)), 4)
     assert [f.index for f in got] == [0, 4, 7, 11]
+
+
+def test_a_file_no_frame_of_which_decodes_is_named_as_such(tmp_path):
+    text = tmp_path / "notes.png"  # FFmpeg opens it as a one-frame image, then cannot decode it
+    text.write_bytes(b"hello\n")
+    with pytest.raises(OSError, match="cannot decode a frame of .*notes.png.*not a video OpenCV can read"):
+        frames.capture(frames.plan(str(text)), 2, interval=2.0, timeout=10)

@@ -57,3 +57,13 @@ def test_plugin_variant_emits_the_custom_op(model):
     assert attrs["groups"] == model.config.groups and attrs["kernel_size"] == 3
     assert attrs["plugin_namespace"] == PLUGIN_DOMAIN.encode()
     assert not any(n.op_type in ("GridSample", "DeformConv") for n in proto.graph.node)
+
+
+def test_our_domain_is_declared_where_used_and_nothing_is_printed(model, capfd):
+    for variant in ("grid_sample", "deform_conv", "plugin"):
+        capfd.readouterr()
+        graphs = export_graphs(model, variant)
+        assert capfd.readouterr().err == "", variant  # torch warns on stderr of a declared domain no node uses
+        for data in graphs.values():
+            domains = {o.domain: o.version for o in onnx.load_from_string(data).opset_import}
+            assert domains == ({"": 19, PLUGIN_DOMAIN: 1} if variant == "plugin" else {"": 19})
