@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -29,8 +30,9 @@ def make_dirs(path: Path) -> None:
 
 
 def write_durable(path: Path, data: bytes) -> None:
-    """Write ``data`` at ``path`` so that after a power cut the file is either absent or complete."""
-    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
+    """Write ``data`` at ``path`` so that after a power cut the file is either absent or complete.
+    Concurrent writers of one path each use their own temporary file; the last rename wins."""
+    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(6)}")  # one per writer
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -33,12 +33,12 @@ async def list_frames(request: web.Request) -> web.Response:
     try:
         since = parse_time(q.get("since", "0"))
         until = parse_time(q.get("until", str(1 << 40)))
-        limit = int(q.get("limit", "1000"))
     except ValueError as e:
         raise Refused(400, "bad_request", str(e)) from None
-    if not 1 <= limit <= MAX_LIST:
-        raise Refused(400, "bad_request", f"limit must be 1..{MAX_LIST}")
-    frames = await ctx.index.frames(device_id, since, until, limit)
+    limit = q.get("limit", "1000")
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIST):
+        raise Refused(400, "bad_request", f"limit must be an integer 1..{MAX_LIST}")
+    frames = await ctx.index.frames(device_id, since, until, int(limit))
     return web.json_response({"device_id": device_id, "frames": [f.to_json() for f in frames]})
 
 

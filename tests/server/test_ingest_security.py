@@ -1,6 +1,8 @@
 """Uploads: idempotency, authentication, hostile ids and bad bodies; every refusal stores nothing."""
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,41 @@ def test_upload_is_idempotent_and_conflicts_are_refused(data, frames):
 
     assert run(body()) == (201, 200, 409, frames[0])
     assert len(stored_files(data)) == 1
+
+
+def test_parallel_uploads_of_one_frame_store_it_once_and_all_succeed(data, frames):
+    token = TokenStore(data).add("cam1")
+
+    async def body():
+        async with app_client(data) as (client, ctx):
+            async def post(seq):
+                resp = await client.post(URL.format("cam1", seq), data=frames[0], headers=bearer(token))
+                return resp.status
+            return [await asyncio.gather(*(post(seq) for _ in range(8))) for seq in range(5)]
+
+    for statuses in run(body()):
+        assert sorted(statuses) == [200] * 7 + [201], statuses
+    assert len(stored_files(data)) == 5
+    assert not [p for p in (data / "frames").rglob(".tmp-*")]
+
+
+def test_unknown_paths_methods_and_queries_get_json_errors(data, frames):
+    viewer = TokenStore(data).add("v", "viewer")
+
+    async def body():
+        async with app_client(data) as (client, ctx):
+            out = []
+            for method, path in (("GET", "/api/v1/nothing"), ("PUT", URL.format("cam1", 1)),
+                                 ("GET", "/api/v1/devices/cam1/frames?limit=abc"),
+                                 ("GET", "/api/v1/devices/cam1/frames?limit=0")):
+                resp = await client.request(method, path, headers=bearer(viewer))
+                out.append((resp.status, resp.headers.get("Allow"), await resp.json()))
+            return out
+
+    (missing, _, a), (not_allowed, allow, b), (bad_limit, _, c), (zero, _, d) = run(body())
+    assert (missing, a["reason"]) == (404, "not_found")
+    assert (not_allowed, b["reason"]) == (405, "method_not_allowed") and "POST" in allow
+    assert bad_limit == zero == 400 and c["error"] == d["error"] == "limit must be an integer 1..10000"
 
 
 def refused(data, frames, path: str, token: str | None, body: bytes | None = None, headers: dict | None = None,
