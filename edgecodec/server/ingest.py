@@ -17,6 +17,8 @@ from .auth import Refused, principal
 from .context import CTX, ServerContext
 from .records import FrameRecord
 
+BODY_TIMEOUT_S = 120.0  # a stalled upload frees its connection (200 KB at 16 kbit/s takes 100 s)
+
 
 async def post_frame(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
@@ -63,12 +65,20 @@ def _repeat(ctx: ServerContext, existing: FrameRecord, sha: str) -> web.Response
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused when over ``limit`` bytes or slower than BODY_TIMEOUT_S in all."""
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, "too_large", f"body of {request.content_length} bytes exceeds {limit}")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, "too_large", f"body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def collect() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, "too_large", f"body exceeds {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(collect(), BODY_TIMEOUT_S)
+    except asyncio.TimeoutError:  # Python 3.10's is not the builtin TimeoutError
+        raise Refused(408, "timeout", f"body not received within {BODY_TIMEOUT_S:g} s") from None

@@ -83,6 +83,26 @@ def test_unknown_paths_methods_and_queries_get_json_errors(data, frames):
     assert bad_limit == zero == 400 and c["error"] == d["error"] == "limit must be an integer 1..10000"
 
 
+def test_a_stalled_body_is_refused_with_408_and_stores_nothing(data, frames, monkeypatch):
+    import edgecodec.server.ingest
+
+    monkeypatch.setattr(edgecodec.server.ingest, "BODY_TIMEOUT_S", 0.5)
+    token = TokenStore(data).add("cam1")
+
+    async def body():
+        async with app_client(data) as (client, ctx):
+            reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+            writer.write(f"POST {URL.format('cam1', 1)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                         f"Content-Length: {len(frames[0])}\r\n\r\n".encode() + frames[0][:20])
+            await writer.drain()
+            status_line = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            return status_line
+
+    assert run(body()).startswith(b"HTTP/1.1 408")
+    assert stored_files(data) == []
+
+
 def refused(data, frames, path: str, token: str | None, body: bytes | None = None, headers: dict | None = None,
             **settings) -> tuple[int, dict]:
     async def go():
