@@ -109,6 +109,11 @@ def run_daemon(args: argparse.Namespace) -> int:
               "model", "backend", "http_listen")
     cfg = _config(args, DaemonConfig, fields)
     if args.validate_config:
+        from ..edge.spool import check_writable
+        from ..edge.uploader import read_token
+
+        check_writable(cfg.spool)
+        read_token(cfg.token_file)
         return _valid(args, cfg.model)
     _logging()
     from ..edge.daemon import run_daemon as run

@@ -85,7 +85,9 @@ def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
 
 def _supervise(watchdog: Watchdog, stop: threading.Event, capture_done: threading.Event,
                encoded_all: threading.Event, abort: threading.Event, drain_timeout: float) -> None:
-    """Restart crashed roles; once everything captured is spooled, upload for at most ``drain_timeout``."""
+    """Restart crashed roles; once everything captured is spooled, upload for at most ``drain_timeout``.
+
+    Raises GaveUp when a role gave up, or is still down at the end (the exit status is then not 0)."""
     deadline = None
     while not watchdog.done("upload"):
         try:
@@ -100,8 +102,11 @@ def _supervise(watchdog: Watchdog, stop: threading.Event, capture_done: threadin
             log.info("capture finished and encoded: uploading for at most %.0f s more", drain_timeout)
         if deadline is not None and time.monotonic() > deadline:
             log.warning("drain timeout: frames left in the spool are uploaded at the next start")
-            return
+            break
         time.sleep(0.1)
+    failure = watchdog.crashed()
+    if failure is not None:
+        raise GaveUp(f"{failure}; frames left in the spool are uploaded at the next start")
 
 
 def _on_signals(stop: threading.Event) -> dict:

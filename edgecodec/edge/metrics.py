@@ -16,7 +16,7 @@ class DaemonMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.captured = Counter("edgecodec_frames_captured", "frames read from the source", registry=r)
-        self.dropped = Counter("edgecodec_frames_dropped", "frames dropped because the encode queue was full",
+        self.dropped = Counter("edgecodec_frames_dropped", "frames dropped: encode queue full, or no room in the spool",
                                registry=r)
         self.encoded = Counter("edgecodec_frames_encoded", "frames encoded", registry=r)
         self.spooled = Counter("edgecodec_frames_spooled", "frames written durably to the spool", registry=r)

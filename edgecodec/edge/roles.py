@@ -13,7 +13,8 @@ from ..imageio import to_rgb8
 from .metrics import BitrateMeter, DaemonMetrics
 from .sequence import SequenceAllocator
 from .sources import SourcePlan
-from .spool import Spool
+from .spool import NoRoom, Spool
+from .watchdog import Permanent
 
 log = logging.getLogger("edgecodec.daemon")
 
@@ -52,7 +53,8 @@ class FrameQueue:
 class Capture:
     """Reads frames from the source at most ``fps`` per second until the end, ``max_frames`` or stop.
 
-    A live source that stops delivering raises, so the watchdog reopens it (limited restarts)."""
+    A live source that stops delivering raises, so the watchdog reopens it (limited restarts); a
+    file that cannot be opened is a permanent error (no restarts)."""
 
     def __init__(self, plan: SourcePlan, opener: Callable[[SourcePlan], Any], frames: FrameQueue,
                  metrics: DaemonMetrics, fps: float | None, max_frames: int | None, loop: bool,
@@ -63,7 +65,12 @@ class Capture:
         self.count = 0  # survives restarts: max_frames counts the whole run
 
     def run(self) -> None:
-        cap = self.opener(self.plan)
+        try:
+            cap = self.opener(self.plan)
+        except OSError as e:
+            if self.plan.live:
+                raise
+            raise Permanent(str(e)) from None
         fps = self.fps
         if fps is None:  # a file plays at its own rate, a live source as fast as it delivers
             fps = 0.0 if self.plan.live else float(cap.get(5) or 0.0)  # 5 = cv2.CAP_PROP_FPS
@@ -92,7 +99,9 @@ class Capture:
 
 
 class Encoder:
-    """Encodes queued frames and spools them under fresh sequence numbers; drains the queue at the end."""
+    """Encodes queued frames and spools them under fresh sequence numbers; drains the queue at the end.
+
+    A frame the spool has no room for (even after evicting) is dropped and counted."""
 
     def __init__(self, encode: Callable[[np.ndarray], bytes], frames: FrameQueue, spool: Spool,
                  seqs: SequenceAllocator, metrics: DaemonMetrics, capture_done: threading.Event,
@@ -119,7 +128,10 @@ class Encoder:
         self.metrics.encoded.inc()
         self.metrics.encoded_bytes.inc(len(data))
         self.metrics.bitrate.set(self.bitrate.add(len(data), capture_us))
-        if self.spool.put(self.seqs.next(), capture_us, data):
-            self.metrics.spooled.inc()
+        try:
+            stored = self.spool.put(self.spool.retry_full(self.seqs.next), capture_us, data)
+        except NoRoom:  # not even the sequence state could be written
+            stored = False
+        (self.metrics.spooled if stored else self.metrics.dropped).inc()
         self.metrics.spool_frames.set(len(self.spool))
         self.metrics.spool_bytes.set(self.spool.total_bytes)

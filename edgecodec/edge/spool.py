@@ -3,22 +3,54 @@
 A frame enters through write-temp/fsync/rename/fsync-dir, so after a power cut it is either
 complete or an ignored temporary file (removed at start). It leaves only when the server has
 acknowledged durable storage, or when evicted to respect the size bound (counted, logged).
+A full disk (ENOSPC, EDQUOT) gets the same policy: the oldest frames are evicted to make room,
+and a new frame is dropped when none is left; one warning per minute at most.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from ..codec import bitstream
-from .durable import clean_temp_files, make_dirs, remove_durable, write_durable
+from .durable import TEMP_PREFIX, clean_temp_files, make_dirs, remove_durable, write_durable
 
 log = logging.getLogger("edgecodec.spool")
 _NAME = re.compile(r"(\d{20})-(\d{1,19})\.ecb")
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+FULL_WARNING_INTERVAL_S = 60.0
+T = TypeVar("T")
+
+
+class NoRoom(Exception):
+    """The disk is full and the spool has no frame left to evict."""
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if missing and write, fsync and remove a probe file in it; OSError naming it if not.
+
+    A full disk passes: it is writable, and the spool's full policy handles it."""
+    probe = folder / f"{TEMP_PREFIX}probe.{os.getpid()}"
+    try:
+        make_dirs(folder)
+        with open(probe, "wb") as f:
+            f.write(b"probe\n")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        if e.errno not in DISK_FULL:
+            raise OSError(f"spool {folder} is not writable: {e.strerror or e}") from None
 
 
 @dataclass(frozen=True)
@@ -47,7 +79,8 @@ class Spool:
         self._bytes = 0
         self._in_flight: int | None = None
         self._cond = threading.Condition()
-        make_dirs(self.folder)
+        self._warn_full_at = 0.0
+        check_writable(self.folder)
         removed = clean_temp_files(self.folder)
         if removed:
             log.warning("removed %d partial frame file(s) of an interrupted write", removed)
@@ -75,7 +108,8 @@ class Spool:
             return self._bytes
 
     def put(self, seq: int, capture_us: int, data: bytes) -> bool:
-        """Store a frame durably, evicting the oldest ones to fit; False if it alone exceeds the bound."""
+        """Store a frame durably, evicting the oldest ones to fit; False (dropped) if it alone exceeds
+        the bound or the disk is full with nothing left to evict."""
         if len(data) > self.max_bytes:
             log.error("frame %d (%d bytes) is larger than the whole spool (%d bytes): dropped",
                       seq, len(data), self.max_bytes)
@@ -83,24 +117,55 @@ class Spool:
         path = self.folder / frame_name(seq, capture_us)
         with self._cond:
             self._evict_for(len(data))
-        write_durable(path, data)
+        try:
+            self.retry_full(lambda: write_durable(path, data))
+        except NoRoom:
+            return False
         with self._cond:
             self._frames[seq] = SpooledFrame(seq, capture_us, path, len(data))
             self._bytes += len(data)
             self._cond.notify_all()
         return True
 
+    def retry_full(self, write: Callable[[], T]) -> T:
+        """Run ``write`` (of a file in the spool); while the disk is full, evict the oldest frame and retry.
+
+        Raises NoRoom when the disk is full and no frame is left to evict."""
+        while True:
+            try:
+                return write()
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    raise
+                self._warn_full(e)
+            with self._cond:
+                if self._evict_oldest() is None:
+                    raise NoRoom(str(self.folder))
+
+    def _warn_full(self, error: OSError) -> None:
+        now = time.monotonic()
+        if now >= self._warn_full_at:
+            self._warn_full_at = now + FULL_WARNING_INTERVAL_S
+            log.warning("spool %s: disk full (%s): evicting the oldest frames, dropping new ones when none is "
+                        "left (counted in edgecodec_frames_evicted and _dropped)", self.folder, error.strerror)
+
     def _evict_for(self, size: int) -> None:
-        for seq in list(self._frames):
-            if self._bytes + size <= self.max_bytes:
+        while self._bytes + size > self.max_bytes:
+            frame = self._evict_oldest()
+            if frame is None:
                 return
-            if seq == self._in_flight:
-                continue
-            frame = self._frames.pop(seq)
-            self._bytes -= frame.size
-            remove_durable(frame.path)
-            log.warning("spool full (%d bytes): evicted frame %d", self.max_bytes, seq)
-            self._on_evict(frame)
+            log.warning("spool full (%d bytes): evicted frame %d", self.max_bytes, frame.seq)
+
+    def _evict_oldest(self) -> SpooledFrame | None:
+        """Remove the oldest frame not in flight (lock held); None if there is none."""
+        seq = next((s for s in self._frames if s != self._in_flight), None)
+        if seq is None:
+            return None
+        frame = self._frames.pop(seq)
+        self._bytes -= frame.size
+        remove_durable(frame.path)
+        self._on_evict(frame)
+        return frame
 
     def take(self, timeout: float) -> SpooledFrame | None:
         """The oldest frame, marked in flight (not evictable); None if none arrived within ``timeout``."""

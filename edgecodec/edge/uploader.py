@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -23,6 +24,21 @@ from .spool import Spool, SpooledFrame
 
 log = logging.getLogger("edgecodec.upload")
 REJECT = frozenset({400, 409, 413, 422})
+_TOKEN = re.compile(r"[!-~]+")  # printable ASCII, no whitespace: a valid HTTP header value
+
+
+def read_token(path: Path) -> str:
+    """The bearer token in ``path`` (as printed by `edgecodec token add`); ValueError naming the file if unusable."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"token file {path} is not UTF-8 text") from None
+    if not token:
+        raise ValueError(f"token file {path} is empty")
+    if not _TOKEN.fullmatch(token):
+        raise ValueError(f"token file {path}: the token must be printable ASCII without spaces or line breaks "
+                         f"(as printed by `edgecodec token add`)")
+    return token
 
 
 class Backoff:
@@ -50,14 +66,8 @@ class IngestClient:
         self.netloc, self.prefix = url.netloc, url.path.rstrip("/")
         self.device_id, self.token_file, self.timeout = device_id, Path(token_file), timeout
         self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None) if self.https else None
-        self.token = self._read_token()
+        self.token = read_token(self.token_file)
         self._conn: http.client.HTTPConnection | None = None
-
-    def _read_token(self) -> str:
-        token = self.token_file.read_text(encoding="utf-8").strip()
-        if not token:
-            raise ValueError(f"token file {self.token_file} is empty")
-        return token
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -81,8 +91,11 @@ class IngestClient:
             raise OSError(f"upload of frame {seq} failed: {type(e).__name__}: {e}") from None
         if resp.getheader("Connection", "").lower() == "close":
             self.close()
-        if resp.status in (401, 403):
-            self.token = self._read_token()  # maybe replaced on disk meanwhile
+        if resp.status in (401, 403):  # maybe replaced on disk meanwhile
+            try:
+                self.token = read_token(self.token_file)
+            except (OSError, ValueError) as e:
+                log.error("keeping the current token: %s", e)
         return resp.status, _message(body)
 
     def close(self) -> None:

@@ -1,4 +1,6 @@
-"""Runs each role in its own thread and restarts a crashed one a limited number of times."""
+"""Runs each role in its own thread and restarts a crashed one a limited number of times.
+
+A role that raises ``Permanent`` is not restarted: the watchdog gives up at once."""
 from __future__ import annotations
 
 import logging
@@ -20,11 +22,16 @@ class Role:
     finished: bool = False
     error: str | None = None
     restarts: int = 0
+    permanent: bool = False
     retry_at: float = field(default=0.0)
 
 
 class GaveUp(RuntimeError):
-    """A role crashed more often than the restart limit allows."""
+    """A role crashed more often than the restart limit allows, or with a permanent error."""
+
+
+class Permanent(Exception):
+    """A role's error that no restart can fix (say, a video file OpenCV cannot read)."""
 
 
 class Watchdog:
@@ -45,6 +52,9 @@ class Watchdog:
             try:
                 role.target()
                 role.finished = True
+            except Permanent as e:
+                role.error, role.permanent = str(e), True
+                log.error("role %s failed: %s", role.name, role.error)
             except Exception as e:  # a crashed role is the watchdog's business, not the thread's
                 role.error = f"{type(e).__name__}: {e}"
                 role.retry_at = time.monotonic() + min(30.0, self.base_delay * 2.0 ** role.restarts)
@@ -58,6 +68,8 @@ class Watchdog:
         for role in self.roles.values():
             if role.error is None or role.thread.is_alive():
                 continue
+            if role.permanent:
+                raise GaveUp(f"role {role.name} failed: {role.error}")
             if role.restarts >= self.max_restarts:
                 raise GaveUp(f"role {role.name} crashed {role.restarts + 1} times, last: {role.error}")
             if time.monotonic() >= role.retry_at:
@@ -72,6 +84,13 @@ class Watchdog:
     def done(self, name: str) -> bool:
         """The role returned normally."""
         return self.roles[name].finished
+
+    def crashed(self) -> str | None:
+        """'role NAME crashed: ERROR' for a role that is down now (awaiting its restart), else None."""
+        for r in self.roles.values():
+            if r.error is not None and not r.thread.is_alive():
+                return f"role {r.name} crashed: {r.error}"
+        return None
 
     def health(self) -> dict:
         """Per role: running, finished or crashed, and its restarts."""

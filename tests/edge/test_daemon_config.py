@@ -1,6 +1,8 @@
 """device.toml + flags: validation, precedence, one-line errors, --validate-config."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from edgecodec.edge.config import DaemonConfig
@@ -77,3 +79,27 @@ def test_validate_config_checks_the_spool_and_the_model(files, cli, tiny_ckpt):
                           (["--model", tmp / "absent.pt"], f"model: no model '{tmp / 'absent.pt'}'")]:
         result = cli(*validate, *flags)
         assert result.rc == 1 and len(result.err_lines) == 1 and needle in result.err, result.err
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("ecb_tök€n\n".encode(), "the token must be printable ASCII without spaces or line breaks"),
+    (b"abc\ndef\n", "the token must be printable ASCII without spaces or line breaks"),
+    (b"\xff\xfe\x00bad", "is not UTF-8 text"),
+])
+def test_an_unusable_token_is_named_at_validation_and_start(files, cli, content, needle):
+    tmp, good = files
+    (tmp / "token").write_bytes(content)
+    for extra in (["--validate-config"], []):  # the daemon stops at the token, before the model loads
+        result = cli("daemon", "--config", good, *extra)
+        assert result.rc == 1 and len(result.err_lines) == 1, result.err
+        assert f"token file {tmp / 'token'}" in result.err and needle in result.err
+
+
+def test_an_unwritable_spool_is_refused_at_validation_and_start(files, cli):
+    _, good = files
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("needs /sys/kernel (not writable, even for root)")
+    for extra in (["--validate-config"], []):
+        result = cli("daemon", "--config", good, "--spool", "/sys/kernel", *extra)
+        assert result.rc == 1 and len(result.err_lines) == 1, result.err
+        assert "spool /sys/kernel is not writable" in result.err

@@ -1,6 +1,9 @@
 """Capture, queue, upload and watchdog behaviour with fakes (no camera, no network)."""
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import threading
 import time
 
@@ -9,8 +12,10 @@ import pytest
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
+from edgecodec.edge.daemon import _supervise
 from edgecodec.edge.metrics import BitrateMeter, DaemonMetrics
-from edgecodec.edge.roles import Capture, FrameQueue
+from edgecodec.edge.roles import Capture, Encoder, FrameQueue
+from edgecodec.edge.sequence import SequenceAllocator
 from edgecodec.edge.sources import SourcePlan
 from edgecodec.edge.spool import Spool
 from edgecodec.edge.uploader import Backoff, Uploader
@@ -148,3 +153,55 @@ def test_bitrate_meter_averages_bits_per_second():
     meter = BitrateMeter(alpha=1.0)
     meter.add(1000, 0)
     assert meter.add(1000, 100_000) == pytest.approx(80_000)
+
+
+def test_a_file_that_is_not_a_video_is_a_permanent_error_a_camera_is_retried():
+    def opener(plan):
+        raise OSError(f"cannot open {plan.kind} source")
+
+    metrics = DaemonMetrics()
+    frames = FrameQueue(4, True, metrics)
+    for plan in (SourcePlan("file", "x", "CAP_ANY", False), SourcePlan("v4l2", 0, "CAP_V4L2", True)):
+        role = Capture(plan, opener, frames, metrics, 0, None, False, threading.Event(), threading.Event())
+        dog = Watchdog(max_restarts=5, base_delay=60)
+        dog.start("capture", role.run)
+        dog.roles["capture"].thread.join(5)
+        if plan.live:
+            dog.check()  # waits for its restart
+            assert dog.crashed() == "role capture crashed: OSError: cannot open v4l2 source"
+        else:
+            with pytest.raises(GaveUp, match="^role capture failed: cannot open file source$"):
+                dog.check()
+
+
+def test_supervision_fails_when_a_role_is_still_down_at_the_drain_timeout():
+    def broken():
+        raise ValueError("Invalid header value")
+
+    dog = Watchdog(max_restarts=5, base_delay=60)
+    dog.start("upload", broken)
+    done = threading.Event()
+    done.set()
+    with pytest.raises(GaveUp, match="role upload crashed: ValueError: Invalid header value"):
+        _supervise(dog, threading.Event(), done, done, threading.Event(), 0.1)
+
+
+def test_a_full_disk_drops_and_counts_frames_instead_of_crashing_the_encoder(tmp_path, monkeypatch):
+    real = os.fsync
+
+    def fsync(fd):  # the disk is full: no file can be written
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    metrics, done = DaemonMetrics(), threading.Event()
+    spool, seqs = Spool(tmp_path, 1 << 20), SequenceAllocator(tmp_path, block=1)
+    monkeypatch.setattr(os, "fsync", fsync)
+    frames = FrameQueue(4, drop=False, metrics=metrics)
+    for t in range(3):
+        frames.put((t, FRAME), threading.Event())
+    done.set()
+    Encoder(lambda rgb: b"x" * 100, frames, spool, seqs, metrics, done, threading.Event()).run()
+    counts = metrics.snapshot()
+    assert (counts["encoded"], counts["spooled"], counts["dropped"]) == (3, 0, 3)
+    assert not list(tmp_path.iterdir())  # no partial file, not even of the sequence state

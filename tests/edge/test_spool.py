@@ -1,6 +1,10 @@
 """The spool: durable FIFO, byte bound with counted oldest-first eviction, crash leftovers, validation."""
 from __future__ import annotations
 
+import errno
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -69,3 +73,41 @@ def test_partial_writes_are_removed_and_corrupt_files_never_returned(tmp_path, e
             good.append(frame.seq)
             spool.remove(frame)
     assert good == [3] and not list(tmp_path.glob("*.ecb"))
+
+
+def fake_disk(monkeypatch, folder, capacity: list[int], error: int = errno.ENOSPC) -> None:
+    """os.fsync of a file fails with ``error`` while ``folder`` holds more than ``capacity[0]`` entries."""
+    real = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISREG(os.fstat(fd).st_mode) and len(list(folder.iterdir())) > capacity[0]:
+            raise OSError(error, os.strerror(error))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_evicts_the_oldest_then_drops_without_partial_files(tmp_path, ecb, monkeypatch, caplog):
+    evicted, folder = [], tmp_path / "spool"
+    spool = Spool(folder, 1 << 20, on_evict=lambda f: evicted.append(f.seq))
+    capacity = [3]  # the disk holds three files
+    fake_disk(monkeypatch, folder, capacity)
+    assert all(spool.put(seq, seq, ecb) for seq in range(4))
+    assert evicted == [0] and sorted(int(p.name[:20]) for p in folder.iterdir()) == [1, 2, 3]
+    assert spool.take(0).seq == 1
+    capacity[0] = 0  # now full whatever is evicted: the frame in flight stays, the new one is dropped
+    assert not spool.put(4, 4, ecb) and not spool.put(5, 5, ecb)
+    assert evicted == [0, 2, 3] and [p.name for p in folder.iterdir()] == [f"{1:020d}-1.ecb"]
+    assert len(spool) == 1 and spool.total_bytes == len(ecb)
+    warnings = [r.getMessage() for r in caplog.records if "disk full" in r.getMessage()]
+    assert len(warnings) == 1 and str(folder) in warnings[0]
+
+
+def test_a_read_only_spool_is_refused_at_start_and_a_full_one_accepted(tmp_path, monkeypatch):
+    fake_disk(monkeypatch, tmp_path, [-1], errno.EROFS)
+    with pytest.raises(OSError, match=f"spool {tmp_path} is not writable: Read-only file system"):
+        Spool(tmp_path, 1 << 20)
+    assert not list(tmp_path.iterdir())
+    monkeypatch.undo()
+    fake_disk(monkeypatch, tmp_path, [-1], errno.ENOSPC)
+    assert len(Spool(tmp_path, 1 << 20)) == 0
