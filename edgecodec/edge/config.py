@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, mo
 
 from .profile import DeviceProfile, preset_source
 from .protocol import check_device_id
-from .tomlconfig import check_listen
+from .tomlconfig import ListenAddress
 
 
 class DaemonConfig(BaseModel):
@@ -40,7 +40,7 @@ class DaemonConfig(BaseModel):
     spool_max_bytes: int = Field(default=1 << 30, ge=1 << 16,
                                  description="spool size bound; oldest frames evicted beyond it")
     seq_block: int = Field(default=1000, ge=1, description="sequence numbers reserved per fsync'd state write")
-    http_listen: str = Field(default="127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$",
+    http_listen: ListenAddress = Field(default="127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$",
                              description="HOST:PORT of /healthz and /metrics (port 0: any free port)")
     upload_timeout_s: float = Field(default=30.0, gt=0, description="timeout of one upload request")
     backoff_initial_s: float = Field(default=0.5, gt=0, description="first retry delay after a failed upload")
@@ -73,8 +73,3 @@ class DaemonConfig(BaseModel):
         if not existing.is_dir():
             raise ValueError(f"{existing} is not a directory")
         return value
-
-    @field_validator("http_listen")
-    @classmethod
-    def _http_listen(cls, value: str) -> str:
-        return check_listen(value)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +46,9 @@ def check_listen(value: str) -> str:
     if port > 65535:
         raise ValueError(f"port {port} of {value!r} is out of range (0..65535)")
     return value
+
+
+ListenAddress = Annotated[str, AfterValidator(check_listen)]  # a config field's type: HOST:PORT, port checked
 
 
 def one_line(error: ValidationError) -> str:

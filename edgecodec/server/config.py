@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
 from ..codec.bitstream import DEFAULT_MAX_PIXELS
-from ..edge.tomlconfig import check_listen
+from ..edge.tomlconfig import ListenAddress
 from .tokens import TokenStore
 
 
@@ -44,7 +44,7 @@ class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data: Path = Field(description="data directory: frames, PNG cache, SQLite index, tokens.json")
-    listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^\s]*:\d{1,5}$", description="HOST:PORT to listen on")
+    listen: ListenAddress = Field(default="127.0.0.1:8080", pattern=r"^[^\s]*:\d{1,5}$", description="HOST:PORT to listen on")
     decode_workers: int = Field(default=1, ge=0, le=64, description="decode worker processes (0: no decoding here)")
     decode_on_arrival: bool = Field(default=True, description="decode every frame when it arrives (else on demand)")
     decode_queue: int = Field(default=256, ge=1, description="arrivals waiting for a decoder; beyond, on demand only")
@@ -59,11 +59,6 @@ class ServerConfig(BaseModel):
                                 "in JetStream, decoding by `edgecodec worker`; data directory shared)")
     nats_prefix: str = Field(default="edgecodec", pattern=r"^[A-Za-z0-9_-]{1,32}$",
                              description="name prefix of the JetStream streams and buckets")
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        return check_listen(value)
 
     @field_validator("data")
     @classmethod
