@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spatial", default=None, metavar="FLAGS",
                    help="with --init: fine-tune into another spatial-context plan, one 0/1 per slice "
                         "(e.g. 11100 drops it from the last two of five slices)")
+    p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                   help="with --init: fine-tune to another rate range (the lambdas of the lowest and "
+                        "highest quality; the model's id changes)")
     p.set_defaults(run=run)
 
     q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",

@@ -14,7 +14,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ class TrainOptions:
     qat: str | None = None  # "encoder" or "all": int8 quantisation-aware fine-tuning of --init
     keep_every: int = 0  # also keep step-numbered snapshots (model only) every N steps
     spatial: str | None = None  # with --init: another spatial-context plan, one 0/1 flag per slice
+    lambda_range: tuple[float, float] | None = None  # with --init: another (lambda_min, lambda_max)
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -79,8 +80,8 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     if state is not None:
         return build_model(Path(opts.out) / "last.pt", state)
     if not opts.init:
-        if opts.spatial is not None:
-            raise ValueError("--spatial changes a trained model's plan: it needs --init")
+        if opts.spatial is not None or opts.lambda_range is not None:
+            raise ValueError("--spatial and --lambda-range change a trained model: they need --init")
         if opts.qat:
             raise ValueError("quantisation-aware training needs --init (the float model to quantise)")
         return DKIC(get_config(opts.config))
@@ -88,6 +89,8 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     config, weights = base.config, base.state_dict()
     if opts.spatial is not None:
         weights, config = with_spatial_plan(weights, config, parse_spatial(opts.spatial, len(config.slices)))
+    if opts.lambda_range is not None:  # the levels keep their learned gains and move to the new lambdas
+        config = replace(config, lambda_min=float(opts.lambda_range[0]), lambda_max=float(opts.lambda_range[1]))
     if opts.qat:
         config = int8_config(config, opts.qat)
     model = DKIC(config)

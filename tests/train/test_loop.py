@@ -111,3 +111,22 @@ def test_bad_options_are_refused_before_anything_is_created(cli, tmp_path, comma
     assert res.rc == 1 and len(res.err_lines) == 1, res.err
     assert res.err.startswith(f"edgecodec: error: {option} must be "), res.err
     assert not run.exists() and not res.out
+
+
+def test_lambda_range_fine_tune_moves_the_levels_and_needs_init(tmp_path):
+    from edgecodec.cli.main import main
+
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    common = ["--config", "dkic-tiny", "--steps", "1", "--crop", "64", "--batch", "1", "--threads", "1"]
+    assert main(["train", str(SAMPLES), "--out", str(base), *common]) == 0
+    assert main(["train", str(SAMPLES), "--out", str(tuned), "--init", str(base / "last.pt"),
+                 "--lambda-range", "0.0005", "0.3", *common]) == 0
+    config = read_checkpoint(tuned / "last.pt")["config"]
+    assert (config["lambda_min"], config["lambda_max"]) == (0.0005, 0.3)
+    model = from_checkpoint(tuned / "last.pt")
+    levels = torch.tensor([0.0, model.config.quality_levels - 1.0])
+    torch.testing.assert_close(model.lmbda(levels), torch.tensor([0.0005, 0.3]))
+    with pytest.raises(ValueError, match="need --init"):
+        train(options(tmp_path / "fresh", lambda_range=(0.0005, 0.3)))
+    with pytest.raises(ValueError, match="lambda"):
+        train(options(tmp_path / "bad", init=str(base / "last.pt"), lambda_range=(0.3, 0.0005)))
