@@ -80,8 +80,10 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     if state is not None:
         return build_model(Path(opts.out) / "last.pt", state)
     if not opts.init:
-        if opts.spatial is not None or opts.lambda_range is not None:
-            raise ValueError("--spatial and --lambda-range change a trained model: they need --init")
+        if opts.spatial is not None:
+            raise ValueError("--spatial changes a trained model's plan: it needs --init")
+        if opts.lambda_range is not None:
+            raise ValueError("--lambda-range changes a trained model's rate range: it needs --init")
         if opts.qat:
             raise ValueError("quantisation-aware training needs --init (the float model to quantise)")
         return DKIC(get_config(opts.config))

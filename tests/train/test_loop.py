@@ -126,7 +126,7 @@ def test_lambda_range_fine_tune_moves_the_levels_and_needs_init(tmp_path):
     model = from_checkpoint(tuned / "last.pt")
     levels = torch.tensor([0.0, model.config.quality_levels - 1.0])
     torch.testing.assert_close(model.lmbda(levels), torch.tensor([0.0005, 0.3]))
-    with pytest.raises(ValueError, match="need --init"):
+    with pytest.raises(ValueError, match="rate range: it needs --init"):
         train(options(tmp_path / "fresh", lambda_range=(0.0005, 0.3)))
     with pytest.raises(ValueError, match="lambda"):
         train(options(tmp_path / "bad", init=str(base / "last.pt"), lambda_range=(0.3, 0.0005)))
