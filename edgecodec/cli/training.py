@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(e.g. 11100 drops it from the last two of five slices)")
     p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="with --init: fine-tune to another rate range (the lambdas of the lowest and "
-                        "highest quality; the model's id changes)")
+                        "highest quality; each level's gains start on the learned gain curve at its new lambda; "
+                        "the model's id changes)")
     p.set_defaults(run=run)
 
     q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",

@@ -26,6 +26,7 @@ from ..checkpoint import atomic_torch_save, build_model, read_checkpoint
 from ..codec.models.config import get_config
 from ..codec.layers.fake_quant import FakeQuantAct
 from ..codec.models.dkic import DKIC, PAD_MULTIPLE
+from ..codec.models.gain import remap_levels
 from ..codec.models.int8_plan import int8_config
 from .data import CropSampler
 from .spatial_plan import parse_spatial, with_spatial_plan
@@ -91,8 +92,11 @@ def _build(opts: TrainOptions, state: dict | None) -> DKIC:
     config, weights = base.config, base.state_dict()
     if opts.spatial is not None:
         weights, config = with_spatial_plan(weights, config, parse_spatial(opts.spatial, len(config.slices)))
-    if opts.lambda_range is not None:  # the levels keep their learned gains and move to the new lambdas
-        config = replace(config, lambda_min=float(opts.lambda_range[0]), lambda_max=float(opts.lambda_range[1]))
+    if opts.lambda_range is not None:
+        new_range = (float(opts.lambda_range[0]), float(opts.lambda_range[1]))
+        config = replace(config, lambda_min=new_range[0], lambda_max=new_range[1])
+        for key in ("gain.log_gain", "gain.log_inverse"):
+            weights[key] = remap_levels(weights[key], (base.config.lambda_min, base.config.lambda_max), new_range)
     if opts.qat:
         config = int8_config(config, opts.qat)
     model = DKIC(config)
