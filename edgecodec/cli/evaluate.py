@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import sys
 import time
 import warnings
 from pathlib import Path
+
+from ..codec.models.config import is_finite_number
 
 DEFAULT_QUALITIES = (5.0, 15.0, 30.0, 50.0, 70.0, 90.0)
 
@@ -48,16 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=run_compare)
 
 
-def _finite(value: object) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _valid_point(p: object) -> bool:
     """An averaged point as `edgecodec eval` writes it (PSNR / MS-SSIM dB null: lossless or undefined)."""
-    return (isinstance(p, dict) and _finite(p.get("bpp")) and p["bpp"] > 0
-            and all(k in p and (p[k] is None or _finite(p[k])) for k in ("psnr", "ms_ssim_db"))
-            and all(_finite(p.get(k)) and p[k] >= 0 for k in ("encode_s", "decode_s")))
+    return (isinstance(p, dict) and is_finite_number(p.get("bpp")) and p["bpp"] > 0
+            and all(k in p and (p[k] is None or is_finite_number(p[k])) for k in ("psnr", "ms_ssim_db"))
+            and all(is_finite_number(p.get(k)) and p[k] >= 0 for k in ("encode_s", "decode_s")))
 
 
 def _edgecodec_result(path: str) -> dict:

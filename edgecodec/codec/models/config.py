@@ -55,7 +55,7 @@ class CodecConfig:
             if used and getattr(self, key) % self.groups:
                 raise ValueError(f"{key}={getattr(self, key)} must be divisible by groups={self.groups}")
         lo, hi = self.lambda_min, self.lambda_max
-        if not (_is_real(lo) and _is_real(hi) and 0 < lo < hi):
+        if not (is_finite_number(lo) and is_finite_number(hi) and 0 < lo < hi):
             raise ValueError(f"need finite 0 < lambda_min < lambda_max, got {lo!r} and {hi!r}")
         if not isinstance(self.extra, dict):
             raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
@@ -94,7 +94,7 @@ def _check_int(key: str, value: object, minimum: int) -> None:
         raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
 
 
-def _is_real(value: object) -> bool:
+def is_finite_number(value: object) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
