@@ -34,21 +34,23 @@ ORIENTATIONS = {
 
 
 def to_rgb8(img: np.ndarray, name: str = "image") -> np.ndarray:
-    """Any OpenCV-decoded array (gray, BGR, BGRA; 8 or 16 bit) -> uint8 RGB (H, W, 3)."""
+    """Any OpenCV-decoded array (gray, BGR, BGRA; 8 or 16 bit) -> uint8 RGB (H, W, 3);
+    warns when transparency or 16-bit depth is lost."""
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(f"{name}: unsupported sample type {img.dtype}")
+    if img.ndim == 3 and img.shape[2] == 4:
+        if (img[:, :, 3] != np.iinfo(img.dtype).max).any():
+            warnings.warn(f"{name}: transparency dropped (alpha channel ignored)")
+        img = img[:, :, :3]
     if img.dtype == np.uint16:
         warnings.warn(f"{name}: 16-bit image reduced to 8 bits")
         img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise ImageReadError(f"{name}: unsupported sample type {img.dtype}")
     if img.ndim == 2:
         return np.repeat(img[:, :, None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
+    if img.ndim != 3 or img.shape[2] not in (1, 3):
         raise ImageReadError(f"{name}: unsupported channel layout {img.shape}")
     if img.shape[2] == 1:
         return np.repeat(img, 3, axis=2)
-    if img.shape[2] == 4:
-        warnings.warn(f"{name}: alpha channel dropped")
-        img = img[:, :, :3]
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
@@ -91,8 +93,8 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def _probe(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int] | None:
-    """(width, height, EXIF orientation) from the file's header, without decoding pixels;
+def _probe(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int, bool] | None:
+    """(width, height, EXIF orientation, several frames) from the file's header, without decoding pixels;
     None when Pillow does not know the format (OpenCV may still read it)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -107,7 +109,8 @@ def _probe(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int] | No
                 else:
                     exif = im.getexif()
                 orientation = exif.get(0x0112, 1)
-                return im.width, im.height, orientation if orientation in ORIENTATIONS else 1
+                return (im.width, im.height, orientation if orientation in ORIENTATIONS else 1,
+                        bool(getattr(im, "is_animated", False)))
     except ImageReadError:
         raise
     except Image.DecompressionBombError:  # Pillow's own limit, 2 * MAX_IMAGE_PIXELS
@@ -124,11 +127,9 @@ def _check_pixels(width: int, height: int, max_pixels: int, name: str) -> None:
         raise ImageReadError(f"{name}: {width}x{height} is over the limit of {max_pixels} pixels ({RAISE_LIMIT})")
 
 
-
-
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode an image file to upright uint8 RGB (EXIF orientation applied; warns when alpha or
-    16-bit depth is dropped). Images over ``max_pixels`` are refused before their pixels are decoded."""
+    """Decode an image file to upright uint8 RGB (EXIF orientation applied; warns when
+    transparency, 16-bit depth or later frames are dropped). Images over ``max_pixels`` are refused before their pixels are decoded."""
     data = read_input(path)
     probe = _probe(data, str(path), max_pixels) if data else None
     with _stderr_silenced():
@@ -138,6 +139,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     _check_pixels(img.shape[1], img.shape[0], max_pixels, str(path))
     if probe is not None and probe[2] != 1:
         img = ORIENTATIONS[probe[2]](img)
+    if probe is not None and probe[3]:
+        warnings.warn(f"{path}: only the first frame is coded (animated or multi-page image)")
     return to_rgb8(img, str(path))
 
 

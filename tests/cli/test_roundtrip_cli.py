@@ -36,6 +36,15 @@ def make_input(folder: Path, kind: str, height: int, width: int) -> Path:
     elif kind == "rgba":
         alpha = rng.integers(0, 256, (height, width, 1), dtype=np.uint8)
         img, ext = np.concatenate([bgr, alpha], -1), ".png"
+    elif kind == "opaque":
+        img, ext = np.concatenate([bgr, np.full((height, width, 1), 255, np.uint8)], -1), ".png"
+    elif kind == "animated":  # three frames; OpenCV cannot write GIF
+        from PIL import Image
+
+        path = folder / "in-animated.gif"
+        frames = [Image.fromarray(np.roll(bgr[:, :, ::-1], 5 * i, axis=1)) for i in range(3)]
+        frames[0].save(path, save_all=True, append_images=frames[1:])
+        return path
     elif kind == "rgb16":
         img, ext = bgr.astype(np.uint16) * 257 + rng.integers(0, 257, bgr.shape).astype(np.uint16), ".png"
     elif kind == "gray16":
@@ -94,8 +103,9 @@ def test_quality_in_header(cli, tmp_path, tiny_ckpt, tiny_id, quality, stored):
     check_output(info, decoded, 17, 23, stored, tiny_id, tmp_path / "x.ecb")
 
 
-@pytest.mark.parametrize("kind,warning", [("gray", None), ("jpeg", None), ("rgba", "alpha"), ("rgb16", "16-bit"),
-                                          ("gray16", "16-bit")])
+@pytest.mark.parametrize("kind,warning", [("gray", None), ("jpeg", None), ("rgba", "transparency dropped"),
+                                          ("opaque", None), ("animated", "only the first frame"),
+                                          ("rgb16", "16-bit"), ("gray16", "16-bit")])
 def test_input_formats(cli, tmp_path, tiny_ckpt, tiny_id, kind, warning):
     src = make_input(tmp_path, kind, 45, 77)
     enc, info, decoded = roundtrip(cli, tmp_path, src, tiny_ckpt, quality=80)
