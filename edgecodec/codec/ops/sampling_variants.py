@@ -6,7 +6,8 @@ the ONNX they export to:
     grid_sample   standard GridSample nodes (plugin-free; TensorRT runs it natively)
     deform_conv   one ONNX DeformConv (opset 19) with group = C, all-ones depthwise
                   weights and offset_group = G, points row-major, offsets (dy, dx):
-                  ONNX Runtime's CPU kernel, ~3.6x faster than the GridSample form
+                  ONNX Runtime's CPU kernel, about 2x faster than the GridSample form
+                  (docs/RESULTS.md section 2)
     plugin        the custom op edgecodec::ModulatedDeformSampling, executed by our
                   TensorRT plugin (export/plugins/modulated_deform_sampling)
 
