@@ -9,8 +9,8 @@ import importlib.util
 import sys
 
 import numpy as np
+from rans_tables import TOTAL, random_tables
 
-TOTAL = 1 << 16
 I32 = np.iinfo(np.int32)
 
 
@@ -19,25 +19,6 @@ def load(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def tables(rng, n_tables: int):
-    rows = []
-    for _ in range(n_tables):
-        n_sym = int(rng.integers(2, 40))
-        if rng.random() < 0.3:  # one symbol takes almost everything; the others have frequency 1
-            freqs = np.ones(n_sym, np.int64)
-            freqs[rng.integers(n_sym)] += TOTAL - n_sym
-            cuts = np.cumsum(freqs)[:-1]
-        else:
-            cuts = np.sort(rng.choice(np.arange(1, TOTAL), n_sym - 1, replace=False))
-        rows.append(np.concatenate([[0], cuts, [TOTAL]]))
-    cdfs = np.zeros((n_tables, max(map(len, rows)) + int(rng.integers(0, 3))), np.int32)
-    for t, row in enumerate(rows):
-        cdfs[t, :len(row)] = row
-    lengths = np.array([len(r) for r in rows], np.int32)
-    offsets = rng.integers(-30, 31, n_tables).astype(np.int32)
-    return cdfs, lengths, offsets
 
 
 def values(rng, n: int) -> np.ndarray:
@@ -62,7 +43,7 @@ def main() -> None:
     rans = load(sys.argv[1])
     rng = np.random.default_rng(int(sys.argv[2]))
     for _ in range(int(sys.argv[3])):
-        cdfs, lengths, offsets = tables(rng, int(rng.integers(1, 6)))
+        cdfs, lengths, offsets = random_tables(rng, int(rng.integers(1, 6)), 40, 30)
         n = int(rng.integers(0, 3000))
         idx = rng.integers(0, len(lengths), n).astype(np.int32)
         sym = values(rng, n)
