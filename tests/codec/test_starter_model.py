@@ -19,7 +19,7 @@ from edgecodec.metrics import psnr_u8
 SAMPLES = Path(__file__).resolve().parents[1] / "data"
 QUALITIES = (0.0, 25.0, 50.0, 75.0, 100.0)
 # (bpp at quality 0 below, bpp at quality 100 above), per photo
-BOUNDS = {"kodim15.png": (LOW15, HIGH15), "kodim23.png": (LOW23, HIGH23)}
+BOUNDS = {"kodim15.png": (0.08, 1.3), "kodim23.png": (0.07, 1.1)}  # measured: 0.052-1.59, 0.045-1.33
 
 
 @pytest.fixture(scope="module")
