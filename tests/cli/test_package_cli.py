@@ -33,7 +33,7 @@ def broken(tmp_path: Path, tiny_ckpt: str, kind: str) -> Path:
 
 
 KINDS = ["missing key", "no model", "no config", "config not a dict", "groups=0", "quality_levels=0",
-         "quality_levels=1", "lambda_min=0", "lambda_max=0.001"]
+         "quality_levels=1", "lambda_min=0", "lambda_max=0.00001"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -86,7 +86,7 @@ def test_package_refuses_to_overwrite_its_input(cli, tmp_path, tiny_ckpt):
     ({"groups": 3}, "hyper_width=32 must be divisible by groups=3"),
     ({"width": 33}, "width=33 must be divisible by groups=2"),
     ({"quality_levels": 1}, "quality_levels must be an integer >= 2"),
-    ({"lambda_min": 0.2}, "need finite 0 < lambda_min < lambda_max"),
+    ({"lambda_min": 1.0}, "need finite 0 < lambda_min < lambda_max"),
     ({"lambda_min": float("nan")}, "need finite 0 < lambda_min < lambda_max"),
     ({"spatial": [True, False]}, "one true/false flag per slice"),
     ({"depths": [1, -1, 0]}, "depths must be an integer >= 0"),
