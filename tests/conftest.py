@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from edgecodec.codec.models.config import get_config
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
+SYSTEM_PATHS = (Path("/var/lib/edgecodec"), Path("/etc/edgecodec"), Path("/opt/edgecodec"))
 
 
 @contextlib.contextmanager
@@ -110,3 +112,27 @@ def pytest_runtest_setup(item):
             import tensorrt  # noqa: F401
         except ImportError:
             pytest.skip("needs TensorRT (JetPack's python3-libnvinfer); it cannot be installed on CI machines")
+
+
+def _system_entries() -> set[Path]:
+    """Everything under the paths an installation owns (empty on a clean machine)."""
+    found = set()
+    for root in SYSTEM_PATHS:
+        if os.path.lexists(root):
+            found.add(root)
+            for folder, dirs, files in os.walk(root):
+                found.update(Path(folder, name) for name in dirs + files)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_system_writes():
+    """Tests write only in temporary directories: one that leaves something new under
+    /var/lib/edgecodec, /etc/edgecodec or /opt/edgecodec fails (the install script's dry-run
+    tests would then take the machine for an installed one and skip)."""
+    before = _system_entries()
+    yield
+    new = sorted(_system_entries() - before)
+    if new:
+        pytest.fail(f"the test left {', '.join(map(str, new[:5]))} on this machine (tests write only in "
+                    "temporary directories)", pytrace=False)

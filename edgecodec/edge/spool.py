@@ -34,10 +34,15 @@ class NoRoom(Exception):
     """The disk is full and the spool has no frame left to evict."""
 
 
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` if missing and write, fsync and remove a probe file in it; OSError naming it if not.
+def check_writable(folder: Path, create: bool = False) -> None:
+    """Write, fsync and remove a probe file in ``folder``; OSError naming it if that fails.
 
+    A missing folder is created when ``create``; otherwise (``--validate-config``) nothing is
+    written: its nearest existing parent must be a directory this user may create it in.
     A full disk passes: it is writable, and the spool's full policy handles it."""
+    if not create and not folder.exists():
+        _check_creatable(folder)
+        return
     probe = folder / f"{TEMP_PREFIX}probe.{os.getpid()}"
     try:
         make_dirs(folder)
@@ -51,6 +56,14 @@ def check_writable(folder: Path) -> None:
             probe.unlink()
         if e.errno not in DISK_FULL:
             raise OSError(f"spool {folder} is not writable: {e.strerror or e}") from None
+
+
+def _check_creatable(folder: Path) -> None:
+    parent = next(p for p in folder.parents if p.exists())
+    if not parent.is_dir():
+        raise OSError(f"spool {folder} is not writable: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OSError(f"spool {folder} is not writable: cannot create it in {parent}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ class Spool:
         self._in_flight: int | None = None
         self._cond = threading.Condition()
         self._warn_full_at = 0.0
-        check_writable(self.folder)
+        check_writable(self.folder, create=True)
         removed = clean_temp_files(self.folder)
         if removed:
             log.warning("removed %d partial frame file(s) of an interrupted write", removed)

@@ -2,7 +2,8 @@
 
 The profiles name /etc/edgecodec/token, which does not exist on CI: the validation tests pass
 ``--token-file`` with a temporary file (the daemon rightly insists that its token file exists;
-``edgecodec doctor --print`` uses a schema in which it need not exist yet).
+``edgecodec doctor --print`` uses a schema in which it need not exist yet), and ``--spool``
+with a temporary folder, so that no test writes under /var/lib/edgecodec.
 """
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ def test_profile_validates_with_the_daemon_schema(name, token_file):
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_daemon_validate_config_accepts_the_profile(name, token_file, cli):
-    result = cli("daemon", "--config", DEVICES / f"{name}.toml", "--token-file", token_file, "--validate-config")
+def test_daemon_validate_config_accepts_the_profile(name, token_file, cli, tmp_path):
+    """With --spool in a temporary folder: the profile's /var/lib/edgecodec/spool is the installer's."""
+    result = cli("daemon", "--config", DEVICES / f"{name}.toml", "--token-file", token_file,
+                 "--spool", tmp_path / "spool", "--validate-config")
     assert result.rc == 0 and "valid" in result.out, result.err
+    assert not (tmp_path / "spool").exists()  # validation checks, and creates nothing
 
 
 @pytest.mark.parametrize("name", JETSON_PROFILES)

@@ -81,6 +81,13 @@ def test_validate_config_checks_the_spool_and_the_model(files, cli, tiny_ckpt):
         assert result.rc == 1 and len(result.err_lines) == 1 and needle in result.err, result.err
 
 
+def test_validate_config_creates_no_spool(files, cli):
+    tmp, good = files
+    result = cli("daemon", "--config", good, "--spool", tmp / "new" / "spool", "--validate-config")
+    assert result.rc == 0 and "valid" in result.out, result.err
+    assert not (tmp / "new").exists()
+
+
 @pytest.mark.parametrize("content,needle", [
     ("ecb_tök€n\n".encode(), "the token must be printable ASCII without spaces or line breaks"),
     (b"abc\ndef\n", "the token must be printable ASCII without spaces or line breaks"),
