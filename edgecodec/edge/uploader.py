@@ -10,7 +10,6 @@ import http.client
 import json
 import logging
 import random
-import re
 import ssl
 import threading
 import time
@@ -24,21 +23,29 @@ from .spool import Spool, SpooledFrame
 
 log = logging.getLogger("edgecodec.upload")
 REJECT = frozenset({400, 409, 413, 422})
-_TOKEN = re.compile(r"[!-~]+")  # printable ASCII, no whitespace: a valid HTTP header value
+_SURROUNDING = " \t\r\n\v\f"  # ASCII whitespace: str.strip() would also drop control characters
 
 
 def read_token(path: Path) -> str:
-    """The bearer token in ``path`` (as printed by `edgecodec token add`); ValueError naming the file if unusable."""
+    """The bearer token in ``path`` (as printed by `edgecodec token add`), without the surrounding
+    whitespace (a Windows CRLF included) and UTF-8 byte-order mark; ValueError naming the file if unusable."""
     try:
-        token = Path(path).read_text(encoding="utf-8").strip()
+        token = Path(path).read_bytes().decode("utf-8-sig").strip(_SURROUNDING)
     except UnicodeDecodeError:
         raise ValueError(f"token file {path} is not UTF-8 text") from None
     if not token:
         raise ValueError(f"token file {path} is empty")
-    if not _TOKEN.fullmatch(token):
-        raise ValueError(f"token file {path}: the token must be printable ASCII without spaces or line breaks "
-                         f"(as printed by `edgecodec token add`)")
+    bad = next((i for i, ch in enumerate(token) if not "!" <= ch <= "~"), None)
+    if bad is not None:  # never the token itself in the message
+        raise ValueError(f"token file {path}: {_describe(token[bad])} at position {bad + 1}: the token must be "
+                         "printable ASCII without spaces or line breaks (as printed by `edgecodec token add`)")
     return token
+
+
+def _describe(char: str) -> str:
+    if char == " ":
+        return "a space"
+    return f"{'control' if char.isascii() else 'non-ASCII'} character {ascii(char)}"
 
 
 class Backoff:

@@ -7,6 +7,7 @@ import pytest
 
 from edgecodec.edge.config import DaemonConfig
 from edgecodec.edge.tomlconfig import build_config
+from edgecodec.edge.uploader import read_token
 
 
 @pytest.fixture
@@ -89,8 +90,13 @@ def test_validate_config_creates_no_spool(files, cli):
 
 
 @pytest.mark.parametrize("content,needle", [
-    ("ecb_tök€n\n".encode(), "the token must be printable ASCII without spaces or line breaks"),
-    (b"abc\ndef\n", "the token must be printable ASCII without spaces or line breaks"),
+    ("ecb_tök€n\n".encode(), "non-ASCII character '\\xf6' at position 6: the token must be printable ASCII"),
+    (b"abc\ndef\n", "control character '\\n' at position 4: the token must be printable ASCII without spaces"),
+    (b"ecb_a\rb\r\n", "control character '\\r' at position 6"),
+    (b"ecb_a\x00b\n", "control character '\\x00' at position 6"),
+    (b"ecb_x\x1f\r\n", "control character '\\x1f' at position 6"),  # not whitespace: refused, not stripped
+    (b"ecb_a b\n", "a space at position 6"),
+    (b"\xef\xbb\xbf \r\n", "is empty"),
     (b"\xff\xfe\x00bad", "is not UTF-8 text"),
 ])
 def test_an_unusable_token_is_named_at_validation_and_start(files, cli, content, needle):
@@ -100,6 +106,13 @@ def test_an_unusable_token_is_named_at_validation_and_start(files, cli, content,
         result = cli("daemon", "--config", good, *extra)
         assert result.rc == 1 and len(result.err_lines) == 1, result.err
         assert f"token file {tmp / 'token'}" in result.err and needle in result.err
+
+
+@pytest.mark.parametrize("content", [b"ecb_x\r\n", b" \tecb_x \n\n", b"\xef\xbb\xbfecb_x\r\n", b"ecb_x"])
+def test_a_token_file_from_windows_or_an_editor_gives_the_bare_token(tmp_path, content):
+    """CRLF, surrounding blanks and the byte-order mark of Windows editors are not part of the token."""
+    (tmp_path / "token").write_bytes(content)
+    assert read_token(tmp_path / "token") == "ecb_x"
 
 
 def test_an_unwritable_spool_is_refused_at_validation_and_start(files, cli):
