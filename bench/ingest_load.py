@@ -26,19 +26,18 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 
 from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames  # noqa: E402,E501
 
-from edgecodec.backends import load_backend  # noqa: E402
-from edgecodec.codec import codec  # noqa: E402
+from edgecodec.backends import load_codec  # noqa: E402
 from edgecodec.server.tokens import TokenStore  # noqa: E402
 
 
 def encoded_frames(model: str | None, count: int, work: Path) -> list[bytes]:
     video = VTEST if VTEST.is_file() else make_video(work / "clip.avi", count, 768, 576)
-    cap, backend, out = cv2.VideoCapture(str(video)), load_backend(model), []
+    cap, codec, out = cv2.VideoCapture(str(video)), load_codec(model), []
     while len(out) < count:
         ok, bgr = cap.read()
         if not ok:
             break
-        out.append(codec.encode(backend.model, bgr[:, :, ::-1].copy(), 50.0, None, backend.model_id))
+        out.append(codec.encode(bgr[:, :, ::-1].copy(), 50.0))
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .codec.models.config import REGISTRY, CodecConfig, get_config
+from .codec.models.conditional import ConditionalEntropy
 from .codec.models.dkic import DKIC
 from .errors import one_line
 from .imageio import refuse_overwriting, write_atomic
@@ -136,6 +137,23 @@ def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop
     atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": state,
                        "meta": meta}, Path(dst))
     return model
+
+
+def load_conditional(spec: str | None, model: DKIC) -> ConditionalEntropy | None:
+    """The conditional model for delta frames that travels in the model file (None: intra-only
+    delta coding, or a registered configuration)."""
+    path = DEFAULT_WEIGHTS if spec is None else Path(spec)
+    if not path.is_file():
+        return None
+    payload = read_checkpoint(path).get("conditional")
+    if payload is None:
+        return None
+    try:
+        conditional = ConditionalEntropy(model.config, int(payload["width"]))
+        conditional.load_state_dict(payload["state"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise ModelLoadError(f"{path}: its conditional model does not fit ({one_line(e, 200)})") from None
+    return conditional.eval()
 
 
 def load_model(spec: str | None = None) -> DKIC:

@@ -122,13 +122,13 @@ def _int8(run: _Run, float_curve: list[sitecurves.Point]) -> None:
 
 
 def _rate_sizes(run: _Run, qualities: list[float], desc: str) -> dict[float, list[int]]:
-    images, mid = run.images("calibration"), codec.model_id(run.server)
+    images, (encoder, _) = run.images("calibration"), sitecurves.codecs(run.encoder, run.server)
     sizes: dict[float, list[int]] = {}
     with _bar(len(images) * len(qualities), desc) as bar:
         for q in qualities:
             sizes[q] = []
             for image in images:
-                sizes[q].append(len(codec.encode(run.encoder, image, q, mid=mid)))
+                sizes[q].append(len(encoder.encode(image, q)))
                 bar.update(1)
     return sizes
 
@@ -156,15 +156,15 @@ def _rate(run: _Run) -> rate.RateChoice:
 
 def _downstream(run: _Run, quality: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """HOG on originals, on edgecodec at ``quality`` and on JPEG at the same size per frame."""
-    detector, mid = hog.people_detector(), codec.model_id(run.server)
+    detector, (encoder, server) = hog.people_detector(), sitecurves.codecs(run.encoder, run.server)
     agreement = {"edgecodec": hog.Agreement(), "jpeg": hog.Agreement()}
     rd: dict[str, list[tuple[float, float]]] = {"edgecodec": [], "jpeg": []}  # (bpp, PSNR) per frame
     samples = []
     with _bar(len(run.held_out), "downstream") as bar:
         for image in run.images("held_out"):
-            data = codec.encode(run.encoder, image, quality, mid=mid)
+            data = encoder.encode(image, quality)
             _, jpeg_bytes = sitecurves.jpeg_at_size(image, len(data))
-            decoded = {"edgecodec": (len(data), codec.decode(run.server, data)),
+            decoded = {"edgecodec": (len(data), server.decode(data)),
                        "jpeg": (len(jpeg_bytes), sitecurves.jpeg_decode(jpeg_bytes))}
             reference = hog.detect(detector, image)
             for key, (size, result) in decoded.items():

@@ -41,20 +41,29 @@ def bpp(size: int, image: np.ndarray) -> float:
     return 8.0 * size / (image.shape[0] * image.shape[1])
 
 
-def round_trip(encoder: DKIC, server: DKIC, image: np.ndarray, quality: float) -> tuple[bytes, np.ndarray]:
+def codecs(encoder: DKIC, server: DKIC) -> tuple[codec.Codec, codec.Codec]:
+    """The encoder under test and the server's decoder; ValueError if their model ids differ."""
+    pair = codec.Codec(encoder), codec.Codec(server)
+    if pair[0].model_id != pair[1].model_id:
+        raise ValueError("the encoder under test does not write files for the server's model")
+    return pair
+
+
+def round_trip(encoder: codec.Codec, server: codec.Codec, image: np.ndarray,
+               quality: float) -> tuple[bytes, np.ndarray]:
     """(bytes written by ``encoder``, the image ``server`` decodes from them)."""
-    data = codec.encode(encoder, image, quality, mid=codec.model_id(server))
-    return data, codec.decode(server, data)
+    data = encoder.encode(image, quality)
+    return data, server.decode(data)
 
 
 def edgecodec_curve(encoder: DKIC, server: DKIC, images: list[np.ndarray], qualities: list[float],
                     tick: Tick = lambda: None) -> list[Point]:
     """The averaged R-D points of ``encoder`` at each quality."""
-    points = []
+    points, (enc, dec) = [], codecs(encoder, server)
     for q in qualities:
         sizes, psnrs, rates = [], [], []
         for image in images:
-            data, decoded = round_trip(encoder, server, image, q)
+            data, decoded = round_trip(enc, dec, image, q)
             sizes.append(len(data))
             rates.append(bpp(len(data), image))
             psnrs.append(psnr_u8(image, decoded))

@@ -28,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..backends import load_backend
-    from ..codec import codec
+    from ..backends import load_codec
     from ..codec.complexity import kmac_per_pixel
     from ..codec.entropy.throughput import coder_throughput
     from ..imageio import read_image, write_atomic
@@ -39,26 +38,25 @@ def run(args: argparse.Namespace) -> int:
     coder = coder_throughput(args.symbols)
     print(f"rANS (one core): encode {coder['encode_msym_s']:.1f} M symbols/s, decode "
           f"{coder['decode_msym_s']:.1f} M symbols/s, {coder['overhead_pct']:.3f}% over the ideal size")
-    backend = load_backend(args.model, args.backend)
+    codec = load_codec(args.model, args.backend)
     files = list_images(Path(args.folder) if args.folder else _default_folder())
     files = files[: args.images] if args.images else files
     enc_t, dec_t, bpp = [], [], []
     image = read_image(files[0])
-    codec.decode(backend.model, codec.encode(backend.model, image, args.quality, backend.encoder,
-                                             backend.model_id), backend.decoder, backend.model_id)  # warm-up
+    codec.decode(codec.encode(image, args.quality))  # warm-up
     for path in files:
         image = read_image(path)
         t0 = time.perf_counter()
-        data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
+        data = codec.encode(image, args.quality)
         t1 = time.perf_counter()
-        codec.decode(backend.model, data, backend.decoder, backend.model_id)
+        codec.decode(data)
         dec_t.append(time.perf_counter() - t1)
         enc_t.append(t1 - t0)
         bpp.append(8 * len(data) / (image.shape[0] * image.shape[1]))
     print(f"{len(files)} images, backend {args.backend}, {args.threads} threads, quality {args.quality}: "
           f"encode median {statistics.median(enc_t) * 1e3:.0f} ms, decode median "
           f"{statistics.median(dec_t) * 1e3:.0f} ms, mean {statistics.mean(bpp):.3f} bpp")
-    macs = kmac_per_pixel(backend.model)
+    macs = kmac_per_pixel(codec.model)
     print(f"complexity: encoder {macs['encoder_kmac_per_pixel']:.1f} kMAC/pixel, decoder "
           f"{macs['decoder_kmac_per_pixel']:.1f} kMAC/pixel")
     if args.json_out:

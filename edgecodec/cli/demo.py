@@ -43,16 +43,16 @@ def run(args: argparse.Namespace) -> int:
 def code_images(args: argparse.Namespace) -> None:
     """Part 1: every image of the folder through real bytes, one line per image."""
     from ..checkpoint import DEFAULT_WEIGHTS
-    from ..codec import bitstream, codec
-    from ..backends import load_backend
+    from ..codec import bitstream
+    from ..backends import load_codec
     from ..imageio import read_image
     from ..metrics import psnr_u8
     from ..train.data import list_images
 
     folder = Path(args.folder) if args.folder else _default_folder()
-    backend = load_backend(args.model)
+    codec = load_codec(args.model)
     trained = args.model is not None or DEFAULT_WEIGHTS.exists()
-    print(f"model {backend.model.config.name} ({backend.model_id.hex()})"
+    print(f"model {codec.model.config.name} ({codec.model_id.hex()})"
           + ("" if trained else " -- UNTRAINED deterministic initial weights, expect poor quality"))
     print(f"images from {folder}, quality {args.quality}")
     print(f"{'image':<16}{'size':>11}{'bytes':>9}{'bpp':>8}{'PSNR dB':>9}{'enc s':>7}{'dec s':>7}")
@@ -60,11 +60,11 @@ def code_images(args: argparse.Namespace) -> None:
     for path in list_images(folder):
         image = read_image(path)
         t0 = time.perf_counter()
-        data = codec.encode(backend.model, image, args.quality, backend.encoder, backend.model_id)
+        data = codec.encode(image, args.quality)
         t1 = time.perf_counter()
-        out = codec.decode(backend.model, data, backend.decoder, backend.model_id)
+        out = codec.decode(data)
         t2 = time.perf_counter()
-        header, _, _ = bitstream.unpack(data)
+        header = bitstream.unpack(data).header
         bpp = 8 * len(data) / (header.width * header.height)
         psnr = psnr_u8(image, out)
         rows.append((bpp, psnr, t1 - t0, t2 - t1))

@@ -236,7 +236,7 @@ def print_summary(results: dict, bd: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..backends import load_backend
+    from ..backends import load_codec
     from ..evaluation.baselines import load_baselines
     from ..evaluation.runner import CONVENTIONS, edgecodec_codec, environment, json_safe, load_images
 
@@ -247,11 +247,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         images = load_images(files)
         anchors, anchor_note = _anchors(args, images)
-        backend = load_backend(args.model, args.backend)
+        ecb_codec = load_codec(args.model, args.backend)
         baselines, notices = load_baselines(args.baselines, args.threads)
         for note in notices:
             warnings.warn(note)
-        codecs = [edgecodec_codec(backend, args.qualities)] + baselines
+        codecs = [edgecodec_codec(ecb_codec, args.qualities)] + baselines
         print(f"{len(images)} images from {args.folder}; edgecodec {codecs[0].description}, backend {args.backend}; "
               f"baselines: {', '.join(c.label for c in baselines) or 'none'}")
         print(anchor_note)
@@ -260,8 +260,8 @@ def run(args: argparse.Namespace) -> int:
         outputs = _figures(args, codecs, results, images, anchors)
         report = {"command": command_line(args), "wall_s": time.perf_counter() - start,
                   "conventions": CONVENTIONS, "environment": environment(),
-                  "model": {"spec": args.model, "config": backend.model.config.name,
-                            "id": backend.model_id.hex(), "backend": args.backend},
+                  "model": {"spec": args.model, "config": ecb_codec.model.config.name,
+                            "id": ecb_codec.model_id.hex(), "backend": args.backend},
                   "images": {"folder": str(Path(args.folder).resolve()), "names": [n for n, _ in images],
                              "sizes": [list(im.shape[:2]) for _, im in images]},
                   "codecs": results, "bd": bd, "notes": notices + [anchor_note],

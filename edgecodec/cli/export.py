@@ -46,31 +46,31 @@ def _resolution(text: str) -> tuple[int, int]:
 
 
 def run_trt(args: argparse.Namespace) -> int:
-    from ..backends import load_backend
+    from ..backends import load_codec
     from ..export.tensorrt_build import import_tensorrt
     from ..export.trt_engines import build_model_engines
 
     trt = import_tensorrt()  # fail before any work when TensorRT is missing
-    backend = load_backend(args.model)
+    codec = load_codec(args.model)
     resolutions = [_resolution(r) for r in (args.resolution or ["1920x1080"])]
-    paths = build_model_engines(backend.model, backend.model_id.hex(), Path(args.out), args.precision,
+    paths = build_model_engines(codec.model, codec.model_id.hex(), Path(args.out), args.precision,
                                 resolutions, Path(args.plugin) if args.plugin else None)
     print(f"TensorRT {trt.__version__}: " + ", ".join(str(p) for p in paths.values()))
     return 0
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    from ..backends import load_backend
+    from ..backends import load_codec
     from ..export.onnx_export import OPSET, SIGNATURES, export_graphs
     from ..imageio import write_atomic
 
-    backend = load_backend(args.model)
+    codec = load_codec(args.model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    graphs = export_graphs(backend.model, args.sampling)
+    graphs = export_graphs(codec.model, args.sampling)
     for name, data in graphs.items():
         write_atomic(out / f"{name}.onnx", data)
-    manifest = {"model_id": backend.model_id.hex(), "config": backend.model.config.to_dict(),
+    manifest = {"model_id": codec.model_id.hex(), "config": codec.model.config.to_dict(),
                 "sampling": args.sampling, "opset": OPSET,
                 **{name: {"inputs": list(i), "outputs": list(o)} for name, (i, o) in SIGNATURES.items()}}
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())

@@ -1,25 +1,41 @@
-"""Image <-> .ecb bytes with a DKIC model (pure: no file, network or camera I/O).
+"""The codec's public API: images and frames <-> .ecb bytes (pure: no file, network or camera I/O).
 
-An image of any size is padded (edge replication) to a multiple of 64, coded,
-and cropped back on decode. Encoder and decoder may use different float
-transforms (``encoder`` / ``decoder``, e.g. ONNX Runtime or TensorRT); the
-entropy-parameter path is always the model's integer networks.
+    Codec(model, encoder, decoder, conditional)
+      .encode(image, quality)            -> a key frame (a still image)
+      .decode(data, reference=None)      -> image (a delta frame needs its reference)
+      .reference(data)                   -> Reference: a key frame's latent (entropy decode only)
+      .encode_key / .encode_delta        -> the stream encoder's steps (codec/stream.py)
+
+An image of any size is padded (edge replication) to a multiple of 64, coded, and
+cropped back on decode. Encoder and decoder may use different float transforms
+(``encoder`` / ``decoder``: ONNX Runtime, TensorRT); the entropy-parameter path, delta
+frames included, is always the model's integer networks, so any backend decodes any
+other backend's frames bit-exactly.
 """
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from . import bitstream
+from .models.conditional import ConditionalEntropy
 from .models.config import quality_to_level
-from .models.dkic import DKIC, PAD_MULTIPLE, Transform
+from .models.context import MEAN_UNIT
+from .models.dkic import DKIC, PAD_MULTIPLE, Latent, Transform
+from .scene import delta, skip
 
 
 class ModelMismatchError(ValueError):
     """The bitstream was produced by a different model than the one loaded."""
+
+
+class ReferenceError(ValueError):
+    """A delta frame decoded without its reference, or with the wrong one."""
 
 
 ENCODER_ONLY = ("analysis.", "hyper_analysis.", "gain.log_gain")
@@ -43,6 +59,15 @@ def model_id(model: DKIC) -> bytes:
     return h.digest()[:16]
 
 
+def latent_hash(latent: Latent) -> bytes:
+    """8-byte hash of a coded latent (its exact integers): a delta frame's reference identity."""
+    h = hashlib.sha256()
+    for t in (latent.z_hat, latent.y_hat * MEAN_UNIT):
+        h.update(repr(tuple(t.shape)).encode())
+        h.update(t.round().to(torch.int32).cpu().numpy().astype("<i4").tobytes())
+    return h.digest()[:8]
+
+
 def image_to_tensor(image: np.ndarray) -> Tensor:
     """uint8 (H, W, 3) -> float (1, 3, H', W') in [0, 1], padded to a multiple of 64."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -59,32 +84,142 @@ def tensor_to_image(x: Tensor, height: int, width: int) -> np.ndarray:
     return x.permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-def encode(model: DKIC, image: np.ndarray, quality: float, encoder: Transform | None = None,
-           mid: bytes | None = None) -> bytes:
-    """Encode an RGB uint8 image to .ecb bytes."""
-    quality_to_level(quality, model.config.quality_levels)  # validates the range
-    quality = round(float(quality), 2)
-    level = quality_to_level(quality, model.config.quality_levels)
-    x = image_to_tensor(image)
-    z, y, _ = model.compress(x, level, encoder)
-    header = bitstream.Header(width=image.shape[1], height=image.shape[0], quality=quality,
-                              model_id=mid or model_id(model))
-    return bitstream.pack(header, z, y)
-
-
-def decode(model: DKIC, data: bytes, decoder: Transform | None = None, mid: bytes | None = None,
-           max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode .ecb bytes to an RGB uint8 image; raises ValueError on any invalid input."""
-    header, z, y = bitstream.unpack(data, max_pixels)
-    expected = mid or model_id(model)
-    if header.model_id != expected:
-        raise ModelMismatchError(f"the file was encoded with model {header.model_id.hex()}, "
-                                 f"but model {expected.hex()} is loaded")
-    y_hat = model.decode_latent(z, y, latent_shape(header.height, header.width))
-    level = quality_to_level(header.quality, model.config.quality_levels)
-    return tensor_to_image(model.reconstruct(y_hat, level, decoder), header.height, header.width)
-
-
 def latent_shape(height: int, width: int) -> tuple[int, int]:
     """Spatial shape of z for an image of this size."""
     return -(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A decoded key frame as delta frames use it. ``image``: its reconstruction (encoder side)."""
+
+    seq: int
+    quality: float
+    width: int
+    height: int
+    latent: Latent
+    hash: bytes
+    image: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A frame through the float encoder: padded input, gained latent y, hyper-latent z."""
+
+    x: Tensor
+    y: Tensor
+    z: Tensor
+    quality: float
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class DeltaResult:
+    """An encoded delta frame and what the stream encoder decides with."""
+
+    data: bytes
+    latent: Latent  # as every decoder will decode it
+    skipped: float  # share of positions taken from the reference
+    key_bytes: int  # what the frame would cost as a key frame (estimated from the intra parameters)
+
+
+class Codec:
+    """A loaded model, the float transforms of one runtime and the conditional model."""
+
+    def __init__(self, model: DKIC, encoder: Transform | None = None, decoder: Transform | None = None,
+                 conditional: ConditionalEntropy | None = None):
+        self.model, self.encoder, self.decoder, self.conditional = model, encoder, decoder, conditional
+        self.model_id = model_id(model)
+        cond_id = conditional.identity() if conditional is not None else b"intra-only"
+        self.delta_model_id = hashlib.sha256(self.model_id + cond_id).digest()[:16]
+
+    # ---------------------------------------------------------------- still images
+    def encode(self, image: np.ndarray, quality: float) -> bytes:
+        """Encode an RGB uint8 image as a key frame (sequence number 0)."""
+        return self.encode_key(self.analyse(image, quality), 0)[0]
+
+    def decode(self, data: bytes, reference: Reference | None = None,
+               max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """Decode a frame to an RGB uint8 image; ValueError on any invalid input, ReferenceError
+        when a delta frame comes without its reference or with the wrong one."""
+        header, latent = self.decode_latent(data, reference, max_pixels)
+        x = self.model.reconstruct(latent.y_hat, self._level(header.quality), self.decoder)
+        return tensor_to_image(x, header.height, header.width)
+
+    def decode_reference(self, ref: Reference) -> np.ndarray:
+        """The image of a key frame already decoded by :meth:`reference` (synthesis only)."""
+        x = self.model.reconstruct(ref.latent.y_hat, self._level(ref.quality), self.decoder)
+        return tensor_to_image(x, ref.height, ref.width)
+
+    def reference(self, data: bytes, max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> Reference:
+        """A key frame's latent for decoding the delta frames that reference it (no synthesis)."""
+        header = bitstream.read_header(data, max_pixels)[0]
+        if header.is_delta:
+            raise ReferenceError(f"frame {header.seq} is a delta frame; only key frames are references")
+        header, latent = self.decode_latent(data, None, max_pixels)
+        return Reference(header.seq, header.quality, header.width, header.height, latent, latent_hash(latent))
+
+    def decode_latent(self, data: bytes, reference: Reference | None = None,
+                      max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> tuple[bitstream.Header, Latent]:
+        """Parse and entropy-decode a frame: (header, latent)."""
+        header, streams = bitstream.unpack(data, max_pixels)
+        expected = self.delta_model_id if header.is_delta else self.model_id
+        if header.model_id != expected:
+            what = "delta frame" if header.is_delta else "file"
+            raise ModelMismatchError(f"the {what} was encoded with model {header.model_id.hex()}, "
+                                     f"but model {expected.hex()} is loaded")
+        if not header.is_delta:
+            return header, self.model.decode_latent(*streams, latent_shape(header.height, header.width))
+        _check_reference(header, reference)
+        return header, delta.decode(self.model, self.conditional, streams, reference.latent)
+
+    # ---------------------------------------------------------------- stream steps
+    def analyse(self, image: np.ndarray, quality: float) -> Analysed:
+        """Run the float encoder on a frame (quality 0..100, validated)."""
+        level = quality_to_level(quality, self.model.config.quality_levels)
+        x = image_to_tensor(image)
+        y, z = self.model.analyse(x, level, self.encoder)
+        return Analysed(x, y, z, round(float(quality), 2), image.shape[0], image.shape[1])
+
+    def encode_key(self, a: Analysed, seq: int, keep_image: bool = False) -> tuple[bytes, Reference]:
+        """A key frame and the reference it makes (with its reconstruction if ``keep_image``)."""
+        z_bytes, y_bytes, latent = self.model.code_latent(a.y, a.z)
+        header = bitstream.Header(a.width, a.height, a.quality, self.model_id, bitstream.KEY, seq)
+        data = bitstream.pack(header, (z_bytes, y_bytes))
+        image = self.model.reconstruct(latent.y_hat, self._level(a.quality), self.decoder) if keep_image else None
+        return data, Reference(seq, a.quality, a.width, a.height, latent, latent_hash(latent), image)
+
+    def encode_delta(self, a: Analysed, seq: int, ref: Reference, bias: float = 1.0) -> DeltaResult:
+        """A delta frame against ``ref`` (which must hold its image): skip where the rate-distortion
+        cost says so, conditional coding elsewhere."""
+        if (ref.width, ref.height, ref.quality) != (a.width, a.height, a.quality) or ref.image is None:
+            raise ValueError("a delta frame needs a reference of its size and quality, with its image")
+        none = torch.zeros(a.y.shape[2:], dtype=torch.bool, device=a.y.device)
+        full = delta.encode(self.model, self.conditional, a.y, a.z, ref.latent, none)
+        x_coded = self.model.reconstruct(full.latent.y_hat, self._level(a.quality), self.decoder)
+        sse_code = skip.block_sse(a.x, x_coded, a.height, a.width)
+        sse_skip = skip.block_sse(a.x, ref.image, a.height, a.width)
+        lmbda = float(self.model.lmbda(torch.tensor(self._level(a.quality))))
+        chosen = skip.decide(lmbda, sse_skip, sse_code, full.y_bits, full.z_bits, bias).to(none.device)
+        coded = delta.encode(self.model, self.conditional, a.y, a.z, ref.latent, chosen)
+        header = bitstream.Header(a.width, a.height, a.quality, self.delta_model_id, bitstream.DELTA, seq,
+                                  ref.seq, ref.hash)
+        key_bytes = bitstream.HEADER_SIZE + int((full.intra_y_bits + float(full.z_bits.sum())) / 8)
+        return DeltaResult(bitstream.pack(header, coded.streams), coded.latent, float(chosen.double().mean()),
+                           key_bytes)
+
+    def _level(self, quality: float) -> float:
+        return quality_to_level(quality, self.model.config.quality_levels)
+
+
+def _check_reference(header: bitstream.Header, ref: Reference | None) -> None:
+    if ref is None:
+        raise ReferenceError(f"frame {header.seq} is a delta frame: it needs its reference, frame "
+                             f"{header.ref_seq}, which is missing")
+    if ref.seq != header.ref_seq or ref.hash != header.ref_hash:
+        raise ReferenceError(f"frame {header.seq} references frame {header.ref_seq} "
+                             f"(latent {header.ref_hash.hex()}), not the given frame {ref.seq} ({ref.hash.hex()})")
+    if (ref.width, ref.height, ref.quality) != (header.width, header.height, header.quality):
+        raise bitstream.BitstreamError(f"corrupt delta frame {header.seq}: its size or quality differs from "
+                                       f"its reference's")

@@ -28,8 +28,7 @@ def make_encoder(cfg: DaemonConfig):
     """The encode function of the configured model and runtime (loaded once)."""
     import torch
 
-    from ..backends import load_backend
-    from ..codec import codec
+    from ..backends import load_codec
 
     torch.set_num_threads(cfg.threads)
     engines = plugin = None

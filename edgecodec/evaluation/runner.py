@@ -63,16 +63,14 @@ def load_images(paths: Sequence[Path]) -> list[Image]:
     return [(p.name, read_image(p)) for p in paths]
 
 
-def edgecodec_codec(backend, qualities: Sequence[float]) -> Codec:
-    """Wrap a loaded backend (edgecodec.backends.Backend) as a Codec over ``qualities``."""
+def edgecodec_codec(ecb_codec: ecb.Codec, qualities: Sequence[float]) -> Codec:
+    """Wrap a loaded edgecodec codec (edgecodec.backends.load_codec) as an evaluated Codec over ``qualities``."""
     for q in qualities:
         if not 0 <= q <= 100:
             raise ValueError(f"quality must be within 0..100, got {q:g}")
-    model, mid = backend.model, backend.model_id
     return Codec("edgecodec", "edgecodec", "quality", sorted(dict.fromkeys(float(q) for q in qualities)),
-                 lambda x, q: ecb.encode(model, x, q, backend.encoder, mid),
-                 lambda b: ecb.decode(model, b, backend.decoder, mid),
-                 f"model {model.config.name} ({mid.hex()})")
+                 ecb_codec.encode, ecb_codec.decode,
+                 f"model {ecb_codec.model.config.name} ({ecb_codec.model_id.hex()})")
 
 
 def _ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:

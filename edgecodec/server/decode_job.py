@@ -11,10 +11,10 @@ def init_worker(model: str | None, backend: str, threads: int = 1) -> None:
     global _backend
     import torch
 
-    from ..backends import load_backend
+    from ..backends import load_codec
 
     torch.set_num_threads(threads)
-    _backend = load_backend(model, backend)
+    _backend = load_codec(model, backend)
 
 
 def model_id_hex() -> str:
@@ -26,13 +26,12 @@ def decode_to_png(ecb_file: str, png_file: str) -> int:
     """Decode a stored frame and write its PNG atomically; returns the PNG's size. Raises ValueError."""
     import torch
 
-    from ..codec import codec
     from ..edge.durable import make_dirs, write_durable
     from ..imageio import encode_png
 
     data = Path(ecb_file).read_bytes()
     with torch.inference_mode():
-        rgb = codec.decode(_backend.model, data, _backend.decoder, _backend.model_id)
+        rgb = _backend.decode(data)
     png = encode_png(rgb)
     make_dirs(Path(png_file).parent)
     write_durable(Path(png_file), png)

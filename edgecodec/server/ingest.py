@@ -36,7 +36,7 @@ async def post_frame(request: web.Request) -> web.Response:
         raise Refused(400, "bad_request", str(e)) from None
     data = await _read_body(request, ctx.cfg.max_body_bytes)
     try:
-        header, _, _ = bitstream.unpack(data, ctx.cfg.max_pixels)
+        header = bitstream.unpack(data, ctx.cfg.max_pixels).header
     except bitstream.BitstreamError as e:
         raise Refused(422, "bad_bitstream", f"not a valid .ecb frame: {e}") from None
     sha = hashlib.sha256(data).hexdigest()

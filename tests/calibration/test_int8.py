@@ -50,14 +50,14 @@ def test_calibrated_int8_encoder_keeps_the_decoder_and_model_id(model, histogram
     for key, value in model.state_dict().items():
         if not key.startswith(codec.ENCODER_ONLY):
             assert torch.equal(value, quantised.state_dict()[key]), key
-    decoded = codec.decode(model, codec.encode(quantised, images[0], 80))  # the server's float model reads it
+    decoded = codec.Codec(model).decode(codec.Codec(quantised).encode(images[0], 80))  # the server's float model reads it
     assert decoded.shape == images[0].shape
 
 
 def test_percentile_int8_costs_little_quality(model, histograms, images):
     quantised = int8.build_int8(model, int8.choose_scales(histograms, "percentile"))
-    decoded = codec.decode(model, codec.encode(quantised, images[0], 80))
-    reference = codec.decode(model, codec.encode(model, images[0], 80))
+    decoded = codec.Codec(model).decode(codec.Codec(quantised).encode(images[0], 80))
+    reference = codec.Codec(model).decode(codec.Codec(model).encode(images[0], 80))
     assert psnr_u8(images[0], decoded) > psnr_u8(images[0], reference) - 1.0
 
 

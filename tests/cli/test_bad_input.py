@@ -25,7 +25,7 @@ SAMPLE = ROOT / "tests" / "data" / "kodim15.png"
 
 
 def with_valid_crc(data: bytes) -> bytes:
-    head, payload = data[:40], data[HEADER_SIZE:]
+    head, payload = data[:HEADER_SIZE - 4], data[HEADER_SIZE:]
     return head + struct.pack("<I", zlib.crc32(payload, zlib.crc32(head))) + payload
 
 
@@ -58,7 +58,7 @@ def model(tiny_ckpt):
 
 @pytest.fixture(scope="module")
 def valid_ecb(model, image) -> bytes:
-    return codec.encode(model, image, 80)
+    return codec.Codec(model).encode(image, 80)
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_valid_file_decodes(cli, tmp_path, out_dir, valid_ecb, tiny_ckpt):
 # ---------------------------------------------------------------- decode: corrupt files
 
 def corrupt(data: bytes, kind: str) -> bytes:
-    _, zlen, ylen = bitstream.read_header(data)
+    _, (zlen, ylen) = bitstream.read_header(data)
     if kind == "empty":
         return b""
     if kind == "truncated by 1":
@@ -115,8 +115,10 @@ def corrupt(data: bytes, kind: str) -> bytes:
     if kind == "wrong magic":
         return with_valid_crc(b"ECB\x00" + data[4:])
     if kind == "wrong version":
-        return with_valid_crc(data[:4] + bytes([2]) + data[5:])
-    if kind == "nonzero flags":
+        return with_valid_crc(data[:4] + bytes([3]) + data[5:])
+    if kind == "unknown frame kind":
+        return with_valid_crc(data[:5] + bytes([7]) + data[6:])
+    if kind == "a key frame made a delta frame":
         return with_valid_crc(data[:5] + bytes([1]) + data[6:])
     if kind == "a png":
         return SAMPLE.read_bytes()
@@ -125,7 +127,7 @@ def corrupt(data: bytes, kind: str) -> bytes:
 
 @pytest.mark.parametrize("kind", ["empty", "truncated by 1", "truncated to half", "header only", "shorter than header",
                                   "appended byte", "y byte flipped", "z byte flipped", "wrong magic", "wrong version",
-                                  "nonzero flags", "a png"])
+                                  "unknown frame kind", "a key frame made a delta frame", "a png"])
 def test_decode_corrupt_file(cli, tmp_path, out_dir, valid_ecb, tiny_ckpt, kind):
     bad = write(tmp_path, "bad.ecb", corrupt(valid_ecb, kind))
     assert_clean_error(cli("decode", bad, "-o", out_dir / "x.png", "--model", tiny_ckpt), out_dir)
@@ -141,7 +143,7 @@ def test_info_corrupt_file(cli, tmp_path, valid_ecb):
 
 def bomb_file(width: int = 65535, height: int = 65535) -> bytes:
     """A well-formed header claiming a huge image, a 5-byte payload and a valid CRC."""
-    return bitstream.pack(bitstream.Header(width, height, 50.0, b"\0" * 16), b"\1\2", b"\3\4\5")
+    return bitstream.pack(bitstream.Header(width, height, 50.0, b"\0" * 16), (b"\1\2", b"\3\4\5"))
 
 
 def test_decode_bomb_is_refused_before_loading_a_model(cli, tmp_path, out_dir, monkeypatch):
@@ -177,7 +179,7 @@ PAYLOAD_EDITS = ["first z byte", "last z byte", "first y byte", "middle y byte",
 
 def payload_edit(data: bytes, kind: str) -> bytes:
     """Corruptions that keep a valid CRC, so they reach the rANS decoder."""
-    header, zlen, ylen = bitstream.read_header(data)
+    header, (zlen, ylen) = bitstream.read_header(data)
     b = bytearray(data)
     z0, y0 = HEADER_SIZE, HEADER_SIZE + zlen
     if kind == "first z byte":
@@ -195,7 +197,7 @@ def payload_edit(data: bytes, kind: str) -> bytes:
     elif kind == "y reversed":
         b[y0:] = b[y0:][::-1]
     elif kind == "split moved":
-        struct.pack_into("<II", b, 32, zlen + 3, ylen - 3)
+        struct.pack_into("<II", b, 60, zlen + 3, ylen - 3)
     elif kind == "width changed":
         struct.pack_into("<I", b, 24, header.width + 64)
     elif kind == "height changed":
@@ -210,7 +212,7 @@ def test_decode_corruption_behind_a_valid_crc(cli, tmp_path, out_dir, valid_ecb,
     """Undetectable by the CRC: the decoder must fail cleanly, or decode some image of the
     size in the header; never crash or hang."""
     data = payload_edit(valid_ecb, kind)
-    header, _, _ = bitstream.read_header(data)
+    header, _ = bitstream.read_header(data)
     res = cli("decode", write(tmp_path, "bad.ecb", data), "-o", out_dir / "x.png", "--model", tiny_ckpt)
     if res.rc == 0:
         assert res.err == ""
@@ -223,7 +225,7 @@ def test_decode_corruption_behind_a_valid_crc(cli, tmp_path, out_dir, valid_ecb,
 def test_decode_many_corruptions_behind_a_valid_crc(model, valid_ecb):
     """Library-level sweep: random byte edits anywhere in the payload with a fixed-up CRC raise
     ValueError (the documented failure type) or give an image; nothing else."""
-    header, zlen, ylen = bitstream.read_header(valid_ecb)
+    header, _ = bitstream.read_header(valid_ecb)
     rng = np.random.default_rng(1)
     outcomes = {"error": 0, "image": 0}
     for _ in range(150):
@@ -231,7 +233,7 @@ def test_decode_many_corruptions_behind_a_valid_crc(model, valid_ecb):
         for pos in rng.integers(HEADER_SIZE, len(b), size=int(rng.integers(1, 4))):
             b[pos] ^= int(rng.integers(1, 256))
         try:
-            out = codec.decode(model, with_valid_crc(bytes(b)))
+            out = codec.Codec(model).decode(with_valid_crc(bytes(b)))
         except ValueError:
             outcomes["error"] += 1
         else:

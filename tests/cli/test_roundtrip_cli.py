@@ -85,6 +85,7 @@ def check_output(info: dict, decoded: np.ndarray, height: int, width: int, quali
     assert info["version"] == bitstream.VERSION
     size = ecb.stat().st_size
     assert info["bytes"] == size == bitstream.HEADER_SIZE + info["z_bytes"] + info["y_bytes"]
+    assert info["kind"] == "key" and info["seq"] == 0 and info["version"] == 2
     assert info["bpp"] == pytest.approx(8 * size / (width * height), abs=1e-5)
 
 
@@ -135,9 +136,9 @@ def test_cli_matches_the_library(cli, tmp_path, tiny_ckpt):
     src = make_input(tmp_path, "rgb", 33, 47)
     model = from_checkpoint(tiny_ckpt)
     _, _, decoded = roundtrip(cli, tmp_path, src, tiny_ckpt, quality=60)
-    data = codec.encode(model, read_image(src), 60)
+    data = codec.Codec(model).encode(read_image(src), 60)
     assert (tmp_path / "x.ecb").read_bytes() == data
-    assert np.array_equal(decoded[:, :, ::-1], codec.decode(model, data))
+    assert np.array_equal(decoded[:, :, ::-1], codec.Codec(model).decode(data))
 
 
 def test_real_entry_point_roundtrip_with_warning(tmp_path, tiny_ckpt, tiny_id):

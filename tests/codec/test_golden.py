@@ -1,9 +1,9 @@
 """Golden .ecb files: any change that would stop old files from decoding fails here.
 
 The files in tests/golden/ were written once by this module (see tests/golden/README.md).
-Regenerate them only on purpose, when the format or the model is meant to change:
-
-    EDGECODEC_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/codec/test_golden.py
+They are version-1 files (the writer now writes version 2), kept to prove that old
+files still decode; they cannot be regenerated any more. The version-2 golden stream
+is in test_golden_stream.py.
 
 Without that variable a missing golden file is a failure, never a skip.
 """
@@ -13,15 +13,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
 
-from edgecodec.train.loop import rd_loss
-from edgecodec.checkpoint import ModelLoadError, from_checkpoint, init_model, save_checkpoint
+from edgecodec.checkpoint import ModelLoadError, from_checkpoint
 from edgecodec.codec import bitstream, codec
-from edgecodec.codec.models.config import get_config
 from edgecodec.codec.models.context import MEAN_UNIT
-from edgecodec.imageio import read_image, write_png
+from edgecodec.imageio import read_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,42 +52,18 @@ def all_files() -> list[Path]:
 
 def latent_symbols(model, data: bytes) -> np.ndarray:
     """Entropy-decoded latent in units of 1/MEAN_UNIT, as exact integers."""
-    header, z, y = bitstream.unpack(data)
-    y_hat = model.decode_latent(z, y, codec.latent_shape(header.height, header.width))
+    header, streams = bitstream.unpack(data)
+    y_hat = model.decode_latent(*streams, codec.latent_shape(header.height, header.width)).y_hat
     scaled = y_hat.numpy() * MEAN_UNIT
     assert np.array_equal(scaled, np.round(scaled)), "decoded latent is not a multiple of 1/MEAN_UNIT"
     return scaled.astype(np.int64)
 
 
-def briefly_trained_tiny(steps: int = 60):
-    """The tiny model after a few optimizer steps on the source image: non-trivial means and scales."""
-    torch.manual_seed(0)
-    model = init_model(get_config("dkic-tiny"), seed=0).train()
-    x = codec.image_to_tensor(read_image(SOURCE))[:, :, :256, :256]
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    for _ in range(steps):
-        parts = rd_loss(model, x, torch.tensor([model.config.quality_levels - 1.0]), "mse")
-        opt.zero_grad()
-        parts["loss"].backward()
-        opt.step()
-    model.eval().update()
-    return model
-
-
 def regenerate() -> None:
-    GOLDEN.mkdir(exist_ok=True)
-    for stale in GOLDEN.glob("q*.*"):
-        stale.unlink()
-    save_checkpoint(CHECKPOINT, briefly_trained_tiny())
-    model = from_checkpoint(CHECKPOINT)  # code with the model exactly as it will be loaded
-    image = np.ascontiguousarray(read_image(SOURCE)[CROP])
-    write_png(IMAGE, image)
-    image = read_image(IMAGE)
-    for q in QUALITIES:
-        data = codec.encode(model, image, q)
-        ecb(q).write_bytes(data)
-        np.save(latent(q), latent_symbols(model, data))
-        write_png(decoded(q), codec.decode(model, data))
+    """Version-1 files are history: today's writer writes version 2, so they cannot be re-made."""
+    pytest.fail("the version-1 golden files cannot be regenerated (the writer now writes version 2); "
+                "if the model or the decoding changed on purpose, old version-1 files no longer decode: "
+                "drop this module and say so in the release notes")
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +73,12 @@ def golden_model():
     missing = [p.name for p in all_files() if not p.is_file()]
     if missing:
         pytest.fail(f"golden files missing from {GOLDEN}: {', '.join(missing)} "
-                    "(regenerate only on purpose: EDGECODEC_REGEN_GOLDEN=1, see tests/golden/README.md)")
+                    "(version-1 files cannot be regenerated: restore them from git)")
     try:
         return from_checkpoint(CHECKPOINT)
     except ModelLoadError as e:
         pytest.fail(f"the golden checkpoint no longer loads, so the model architecture changed and every "
-                    f"existing checkpoint and .ecb file breaks; if that is intended, regenerate "
-                    f"(EDGECODEC_REGEN_GOLDEN=1, see tests/golden/README.md). {str(e).splitlines()[0]}")
+                    f"existing checkpoint and .ecb file breaks (see tests/golden/README.md). {str(e).splitlines()[0]}")
 
 
 @pytest.fixture(scope="module")
@@ -126,20 +98,25 @@ def test_checkpoint_is_the_tiny_model(golden_model):
 @pytest.mark.parametrize("q", QUALITIES)
 def test_header(golden_model, golden_image, q):
     data = ecb(q).read_bytes()
-    header, zlen, ylen = bitstream.read_header(data)
+    header, (zlen, ylen) = bitstream.read_header(data)
     assert (header.width, header.height) == (golden_image.shape[1], golden_image.shape[0])
     assert header.quality == q
-    assert header.version == 1
+    assert header.version == 1 and header.kind == bitstream.KEY
     assert header.model_id == codec.model_id(golden_model), "model id hash changed: old files would be refused"
     assert zlen > 0 and ylen > 0
-    assert len(data) == bitstream.HEADER_SIZE + zlen + ylen
+    assert len(data) == bitstream.HEADER_SIZE_V1 + zlen + ylen
 
 
 @pytest.mark.parametrize("q", QUALITIES)
-def test_unpack_and_repack(golden_model, q):
+def test_unpack_and_repack_as_version_2(golden_model, q):
+    """A version-1 file's streams, re-packed by today's writer as a version-2 key frame, decode to
+    the same latent: the streams themselves did not change meaning."""
     data = ecb(q).read_bytes()
-    header, z, y = bitstream.unpack(data)
-    assert bitstream.pack(header, z, y) == data  # the writer still writes the same bytes
+    header, streams = bitstream.unpack(data)
+    repacked = bitstream.pack(bitstream.Header(header.width, header.height, header.quality, header.model_id),
+                              streams)
+    assert repacked[4] == 2 and repacked[bitstream.HEADER_SIZE:] == data[bitstream.HEADER_SIZE_V1:]
+    assert np.array_equal(latent_symbols(golden_model, repacked), np.load(latent(q)))
 
 
 @pytest.mark.parametrize("q", QUALITIES)
@@ -153,7 +130,7 @@ def test_entropy_decoded_latent_is_bit_exact(golden_model, q):
 
 @pytest.mark.parametrize("q", QUALITIES)
 def test_decoded_image(golden_model, golden_image, q):
-    out = codec.decode(golden_model, ecb(q).read_bytes())
+    out = codec.Codec(golden_model).decode(ecb(q).read_bytes())
     expected = read_image(decoded(q))
     assert out.shape == expected.shape == golden_image.shape
     diff = np.abs(out.astype(np.int16) - expected.astype(np.int16)).max()

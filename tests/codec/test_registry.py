@@ -33,8 +33,8 @@ def test_forward_backward(name):
 def test_real_bytes_round_trip(name):
     model = init_model(get_config(name))
     image = (np.random.default_rng(1).random((40, 70, 3)) * 255).astype(np.uint8)
-    data = codec.encode(model, image, 60.0)
-    assert codec.decode(model, data).shape == image.shape
+    data = codec.Codec(model).encode(image, 60.0)
+    assert codec.Codec(model).decode(data).shape == image.shape
 
 
 @pytest.mark.slow

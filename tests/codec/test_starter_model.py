@@ -34,9 +34,9 @@ def test_quality_spans_the_rate_range(shipped, name):
     pixels = image.shape[0] * image.shape[1]
     rates, psnrs = [], []
     for quality in QUALITIES:
-        data = codec.encode(shipped, image, quality)
+        data = codec.Codec(shipped).encode(image, quality)
         rates.append(8 * len(data) / pixels)
-        psnrs.append(psnr_u8(image, codec.decode(shipped, data)))
+        psnrs.append(psnr_u8(image, codec.Codec(shipped).decode(data)))
     assert rates == sorted(rates) and psnrs == sorted(psnrs), (rates, psnrs)
     low, high = BOUNDS[name]
     assert rates[0] < low and rates[-1] > high, rates

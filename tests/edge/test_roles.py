@@ -101,7 +101,7 @@ class FakeClient:
 
 
 def test_uploader_retries_transient_failures_and_drops_only_rejected_frames(tmp_path, tiny_ckpt):
-    ecb = codec.encode(from_checkpoint(tiny_ckpt), np.full((16, 16, 3), 128, np.uint8), 50)
+    ecb = codec.Codec(from_checkpoint(tiny_ckpt)).encode(np.full((16, 16, 3), 128, np.uint8), 50)
     spool, metrics = Spool(tmp_path, 1 << 20), DaemonMetrics()
     for seq in range(3):
         spool.put(seq, seq, ecb)

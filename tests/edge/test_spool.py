@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def ecb(tiny_ckpt) -> bytes:
     img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    return codec.encode(from_checkpoint(tiny_ckpt), img, 50)
+    return codec.Codec(from_checkpoint(tiny_ckpt)).encode(img, 50)
 
 
 def test_fifo_survives_a_restart(tmp_path, ecb):

@@ -20,7 +20,7 @@ def frames(tiny_ckpt):
     """Two different valid .ecb frames (64x48)."""
     model = from_checkpoint(tiny_ckpt)
     rng = np.random.default_rng(0)
-    return [codec.encode(model, rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), 50) for _ in range(2)]
+    return [codec.Codec(model).encode(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), 50) for _ in range(2)]
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def nats_url(tmp_path):
 
 def frame(ckpt: str, seed: int) -> bytes:
     img = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    return codec.encode(from_checkpoint(ckpt), img, 50)
+    return codec.Codec(from_checkpoint(ckpt)).encode(img, 50)
 
 
 def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_ckpt, other_ckpt):
@@ -61,7 +61,7 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
             status, png = http("GET", f"{(a, b)[seq % 2].url}/api/v1/devices/cam1/frames/{seq}.png", viewer)
             assert status == 200, (png, (tmp_path / "worker.log").read_text()[-2000:])
             served = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
-            np.testing.assert_array_equal(served, codec.decode(model, body))
+            np.testing.assert_array_equal(served, codec.Codec(model).decode(body))
         status, failed = http("GET", f"{b.url}/api/v1/devices/cam1/frames/4.png", viewer)
         assert status == 422 and "model" in json.loads(failed)["error"]
         assert "model" in stored_frames(a.url, viewer)[4]["decode_error"]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def frame(ckpt: str, seed: int) -> bytes:
     img = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    return codec.encode(from_checkpoint(ckpt), img, 50)
+    return codec.Codec(from_checkpoint(ckpt)).encode(img, 50)
 
 
 def auth(token: str) -> dict:

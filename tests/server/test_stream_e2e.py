@@ -40,7 +40,7 @@ def test_every_frame_stored_once_and_server_decode_equals_local(tmp_path, tiny_c
             status, png = http("GET", server.url + f["png_url"], viewer)
             assert status == 200
             served = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
-            local = codec.decode(model, ecb)
+            local = codec.Codec(model).decode(ecb)
             np.testing.assert_array_equal(served, local)
             ok, original = cap.read()
             assert ok and local.shape == original.shape

@@ -40,7 +40,7 @@ def site(tmp_path_factory, tiny_ckpt):
     for seq in range(3):
         img = np.full((48, 64, 3), 40 * seq, np.uint8)
         status, _ = http("POST", f"{server.url}/api/v1/devices/gate-1/frames/{seq}", device,
-                         codec.encode(model, img, 50), {"X-Edgecodec-Capture-Us": str(1_700_000_000_000_000 + seq * 200_000)})
+                         codec.Codec(model).encode(img, 50), {"X-Edgecodec-Capture-Us": str(1_700_000_000_000_000 + seq * 200_000)})
         assert status == 201
     yield server, viewer, tmp
     server.stop()

@@ -36,9 +36,9 @@ def test_int8_encoder_keeps_the_decoder_and_its_model_id(tmp_path):
         if not key.startswith(codec.ENCODER_ONLY):
             assert torch.equal(value, int8.state_dict()[key]), key
     image = read_image(GOLDEN / "image.png")
-    data = codec.encode(int8, image, 80)
-    ref = codec.decode(float_model, codec.encode(float_model, image, 80))
-    assert psnr_u8(image, codec.decode(float_model, data)) > psnr_u8(image, ref) - 1.0
+    data = codec.Codec(int8).encode(image, 80)
+    ref = codec.Codec(float_model).decode(codec.Codec(float_model).encode(image, 80))
+    assert psnr_u8(image, codec.Codec(float_model).decode(data)) > psnr_u8(image, ref) - 1.0
 
 
 def test_int8_graphs_carry_explicit_qdq_with_int8_weights(tmp_path):

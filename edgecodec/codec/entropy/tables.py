@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["pmf_to_cdf", "pack_cdfs"]
+__all__ = ["pmf_to_cdf", "pack_cdfs", "symbol_bits"]
 
 
 def pmf_to_cdf(pmf: npt.ArrayLike, tail_mass: float, precision: int = 16) -> npt.NDArray[np.int32]:
@@ -78,3 +78,17 @@ def pack_cdfs(cdfs: Sequence[npt.ArrayLike]) -> tuple[npt.NDArray[np.int32], npt
         table[t, : r.size] = r
         table[t, r.size :] = r[-1]
     return table, lengths
+
+
+def symbol_bits(symbols: npt.NDArray[np.int32], indexes: npt.NDArray[np.int32], cdfs: npt.NDArray[np.int32],
+                cdf_lengths: npt.NDArray[np.int32], offsets: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
+    """Bits the rANS coder spends on each symbol with these tables (escapes: the escape
+    symbol plus 4 bits per bypass nibble of the zig-zag magnitude, about)."""
+    s = symbols.astype(np.int64) - offsets[indexes]
+    last = cdf_lengths[indexes].astype(np.int64) - 2  # the escape symbol
+    inside = (s >= 0) & (s < last)
+    k = np.where(inside, s, last)
+    freq = cdfs[indexes, k + 1].astype(np.int64) - cdfs[indexes, k]
+    bits = 16.0 - np.log2(np.maximum(freq, 1))
+    outside = np.abs(s - np.clip(s, 0, last - 1))
+    return bits + np.where(inside, 0.0, 4.0 * np.ceil(np.log2(2 * outside + 2) / 4) + 4.0)

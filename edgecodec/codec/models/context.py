@@ -21,6 +21,11 @@ from .config import CodecConfig
 MEAN_UNIT = 16  # means are fixed-point with 4 fractional bits
 
 
+def dequantize(symbols: Tensor, mean: Tensor) -> Tensor:
+    """Coded symbols and their means (1/MEAN_UNIT units) -> decoded latent in 1/MEAN_UNIT units."""
+    return symbols * MEAN_UNIT + mean
+
+
 def latent_qtensor(y_int: Tensor) -> QTensor:
     """Decoded latent in units of 1/MEAN_UNIT, clamped to the integer input range."""
     v = y_int.clamp(-SIGNED_MAX, SIGNED_MAX)
@@ -83,8 +88,10 @@ class ContextModel(nn.Module):
         self.nets = nn.ModuleList([SliceContext(config, i) for i in range(len(self.slices))])
 
     def code(self, hyper: QTensor, resolve) -> Tensor:
-        """Run the coding order; ``resolve(i, mask, index, mean)`` returns the slice's integer
-        symbols (same shape as ``index``) at the positions where ``mask`` is true (mask None = all).
+        """Run the coding order; ``resolve(i, mask, index, mean)`` returns slice i's decoded latent
+        in units of 1/MEAN_UNIT (same shape as ``index``), valid where ``mask`` is true (None = all):
+        ``symbol * MEAN_UNIT + mean`` for a coded position (see :func:`dequantize`); a delta frame
+        returns the reference's value where it skips.
 
         Returns the decoded latent in units of 1/MEAN_UNIT (N, M, H, W).
         """
@@ -96,11 +103,11 @@ class ContextModel(nn.Module):
             ctx = net.channel_context(prev)
             index, mean = net.params(hyper, ctx, None)
             if not net.spatial:
-                decoded.append(resolve(i, None, index, mean) * MEAN_UNIT + mean)
+                decoded.append(resolve(i, None, index, mean))
                 continue
-            y_anchor = resolve(i, anchor_map, index, mean) * MEAN_UNIT + mean
+            y_anchor = resolve(i, anchor_map, index, mean)
             y_anchor = torch.where(anchor_map, y_anchor, torch.zeros_like(y_anchor))
             index2, mean2 = net.params(hyper, ctx, latent_qtensor(y_anchor))
-            y_rest = resolve(i, ~anchor_map, index2, mean2) * MEAN_UNIT + mean2
+            y_rest = resolve(i, ~anchor_map, index2, mean2)
             decoded.append(torch.where(anchor_map, y_anchor, y_rest))
         return torch.cat(decoded, 1)

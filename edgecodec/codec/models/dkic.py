@@ -10,12 +10,16 @@
 ``forward()`` is the differentiable training model (noise for the rate, straight-
 through rounding for the reconstruction). ``compress()`` / ``decompress()``
 turn a padded image tensor into symbol streams and back, calling the rANS
-coder; they need ``update()`` first (frozen integer layers, CDF tables).
+coder; they need ``update()`` first (frozen integer layers, CDF tables). Their
+halves are public for delta frames and random access: ``analyse`` (float
+encoder), ``code_latent`` / ``decode_latent`` (integer entropy path, the coded
+:class:`Latent`) and ``reconstruct`` (float decoder).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -24,13 +28,21 @@ from ..entropy.factorized import FactorizedPrior
 from ..layers.fake_quant import quantize_transforms
 from ..layers.quant import IntConv2d, IntRequant, round_ste
 from .config import CodecConfig
-from .context import MEAN_UNIT, ContextModel
+from .context import MEAN_UNIT, ContextModel, dequantize
 from .gain import QualityGain
 from .hyper_synthesis import HyperSynthesis
 from .transforms import AnalysisTransform, HyperAnalysis, SynthesisTransform
 
 PAD_MULTIPLE = 64
 Transform = Callable[..., Any]
+
+
+class Latent(NamedTuple):
+    """A coded frame's latent, identical on every device: z^ (integers) and y^_g (multiples of
+    1/MEAN_UNIT), both float64, (1, C, H/64, W/64) and (1, M, H/16, W/16)."""
+
+    z_hat: Tensor
+    y_hat: Tensor
 
 
 class DKIC(nn.Module):
@@ -91,7 +103,7 @@ class DKIC(nn.Module):
             lik = gaussian.likelihood(noisy, gaussian.scale_from_index(index.to(y_i.dtype)))
             where = torch.ones_like(lik, dtype=torch.bool) if mask is None else mask.expand_as(lik)
             y_likelihood[:, lo:lo + y_i.shape[1]] = torch.where(where, lik, y_likelihood[:, lo:lo + y_i.shape[1]])
-            return round_ste(residual)
+            return dequantize(round_ste(residual), mean)
 
         y_hat = self.context.code(hyper, resolve).to(y.dtype) / MEAN_UNIT
         x_hat = self.decoder_transform(y_hat, inverse)
@@ -123,19 +135,26 @@ class DKIC(nn.Module):
         return self.synthesis(y_hat * inverse_gain)
 
     @torch.no_grad()
-    def compress(self, x: Tensor, level: float, encoder: Transform | None = None) -> tuple[bytes, bytes, Tensor]:
+    def analyse(self, x: Tensor, level: float, encoder: Transform | None = None) -> tuple[Tensor, Tensor]:
+        """Padded image (1, 3, H, W) -> (gained latent y, float64; hyper-latent z), unquantised."""
+        gain = self.gain(torch.tensor([level], device=x.device))[0]
+        y, z = (encoder or self.encoder_transform)(x, gain.to(x.dtype))
+        return y.double().to(self.z_cdfs.device), z.to(self.z_cdfs.device)
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, level: float, encoder: Transform | None = None) -> tuple[bytes, bytes, Latent]:
         """Padded image (1, 3, H, W), H and W multiples of 64 -> (z bytes, y bytes, coded latent).
 
         ``encoder`` optionally replaces :meth:`encoder_transform` (exported backends).
-        The coded latent equals what ``decode_latent`` returns on any device.
+        The coded latent equals what :meth:`decode_latent` returns on any device.
         """
-        gain = self.gain(torch.tensor([level], device=x.device))[0]
-        y, z = (encoder or self.encoder_transform)(x, gain.to(x.dtype))
-        z_sym = torch.round(z).double()
-        z_idx = torch.arange(z.shape[1], dtype=torch.int32, device=z.device).view(1, -1, 1, 1).expand_as(z)
-        z_bytes = rans.encode(_i32(z_sym), _i32(z_idx), *_np(self.z_tables()))
-        hyper = self.hyper_synthesis(z_sym.to(self.z_cdfs.device))
-        y = y.double().to(self.z_cdfs.device)
+        return self.code_latent(*self.analyse(x, level, encoder))
+
+    @torch.no_grad()
+    def code_latent(self, y: Tensor, z: Tensor) -> tuple[bytes, bytes, Latent]:
+        """Entropy-code an analysed latent (y gained, z unrounded) -> (z bytes, y bytes, coded latent)."""
+        z_hat = torch.round(z).double()
+        z_bytes = rans.encode(int32_array(z_hat), int32_array(self.z_indexes(z_hat.shape)), *numpy_tables(self.z_tables()))
         symbols, indexes = [], []
 
         def resolve(i, mask, index, mean):
@@ -144,36 +163,39 @@ class DKIC(nn.Module):
             sel = torch.ones_like(s, dtype=torch.bool) if mask is None else mask.expand_as(s)
             symbols.append(s[sel])
             indexes.append(index[sel])
-            return s
+            return dequantize(s, mean)
 
-        y_hat = self.context.code(hyper, resolve)
-        y_bytes = rans.encode(_i32(torch.cat(symbols)), _i32(torch.cat(indexes)), *_np(self.y_tables()))
-        return z_bytes, y_bytes, y_hat / MEAN_UNIT
+        y_hat = self.context.code(self.hyper_synthesis(z_hat), resolve)
+        y_bytes = rans.encode(int32_array(torch.cat(symbols)), int32_array(torch.cat(indexes)), *numpy_tables(self.y_tables()))
+        return z_bytes, y_bytes, Latent(z_hat, y_hat / MEAN_UNIT)
+
+    def z_indexes(self, shape: tuple[int, ...]) -> Tensor:
+        """Table index of every z symbol (its channel)."""
+        n, c, h, w = shape
+        return torch.arange(c, dtype=torch.int32, device=self.z_cdfs.device).view(1, -1, 1, 1).expand(n, c, h, w)
 
     @torch.no_grad()
-    def decode_latent(self, z_bytes: bytes, y_bytes: bytes, z_shape: tuple[int, int]) -> Tensor:
-        """Entropy-decode the latent y^_g (1, M, H/16, W/16) in float64; raises ValueError if corrupt."""
+    def decode_latent(self, z_bytes: bytes, y_bytes: bytes, z_shape: tuple[int, int]) -> Latent:
+        """Entropy-decode the latent (z^, y^_g in float64); raises ValueError if corrupt."""
         zh, zw = z_shape
-        c = self.config.hyper_latent
         device = self.z_cdfs.device
-        z_idx = torch.arange(c, dtype=torch.int32).view(1, -1, 1, 1).expand(1, c, zh, zw)
         zdec = rans.Decoder(z_bytes)
-        z_hat = torch.from_numpy(zdec.decode(_i32(z_idx), *_np(self.z_tables()))).double().view(1, c, zh, zw)
+        z_idx = self.z_indexes((1, self.config.hyper_latent, zh, zw))
+        z_hat = torch.from_numpy(zdec.decode(int32_array(z_idx), *numpy_tables(self.z_tables()))).double().view(z_idx.shape)
         z_hat = z_hat.to(device)
         zdec.finish()
-        hyper = self.hyper_synthesis(z_hat)
         ydec = rans.Decoder(y_bytes)
-        tables = _np(self.y_tables())
+        tables = numpy_tables(self.y_tables())
 
         def resolve(i, mask, index, mean):
             sel = torch.ones_like(index, dtype=torch.bool) if mask is None else mask.expand_as(index)
             s = torch.zeros_like(index)
-            s[sel] = torch.from_numpy(ydec.decode(_i32(index[sel]), *tables)).double().to(device)
-            return s
+            s[sel] = torch.from_numpy(ydec.decode(int32_array(index[sel]), *tables)).double().to(device)
+            return dequantize(s, mean)
 
-        y_hat = self.context.code(hyper, resolve)
+        y_hat = self.context.code(self.hyper_synthesis(z_hat), resolve)
         ydec.finish()
-        return y_hat / MEAN_UNIT
+        return Latent(z_hat, y_hat / MEAN_UNIT)
 
     @torch.no_grad()
     def reconstruct(self, y_hat: Tensor, level: float, decoder: Transform | None = None) -> Tensor:
@@ -184,11 +206,19 @@ class DKIC(nn.Module):
         inverse = self.gain(torch.tensor([level], device=y_hat.device))[1]
         return (decoder or self.decoder_transform)(y_hat.float(), inverse).clamp(0, 1)
 
+    @torch.no_grad()
+    def decompress(self, z_bytes: bytes, y_bytes: bytes, z_shape: tuple[int, int], level: float,
+                   decoder: Transform | None = None) -> Tensor:
+        """The inverse of :meth:`compress`: streams -> image in [0, 1] (padded size)."""
+        return self.reconstruct(self.decode_latent(z_bytes, y_bytes, z_shape).y_hat, level, decoder)
 
-def _i32(t: Tensor):
+
+def int32_array(t: Tensor) -> np.ndarray:
+    """A tensor of integer values as a flat, contiguous int32 array (for the rANS coder)."""
     return t.reshape(-1).to(torch.int32).contiguous().cpu().numpy()
 
 
-def _np(tables: tuple[Tensor, ...]):
+def numpy_tables(tables: tuple[Tensor, ...]) -> tuple[np.ndarray, ...]:
+    """CDF tables as contiguous numpy arrays (for the rANS coder)."""
     return tuple(t.contiguous().cpu().numpy() for t in tables)
 

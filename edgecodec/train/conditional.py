@@ -1,0 +1,123 @@
+"""Training the conditional entropy model on top of a frozen intra model.
+
+    (reference, current) pair ─► frozen intra model ─► reference y^, current y, intra (index, mean)
+                                  (once per pair: cached)          │
+                                                                   ▼
+                          conditional network (trained) ─► (index', mean') ─► bits of current y
+
+The intra model never changes, so the loss is the rate alone: the distortion of a coded
+position does not depend on the entropy parameters (y^ = round(y - mean) + mean). Every
+position counts as coded, as if nothing were skipped; skipping is the encoder's decision.
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..codec.codec import image_to_tensor
+from ..codec.entropy import gaussian
+from ..codec.models.conditional import ConditionalEntropy
+from ..codec.models.context import MEAN_UNIT, dequantize
+from ..codec.models.dkic import DKIC
+
+
+@dataclass(frozen=True)
+class PairLatents:
+    """What the conditional network sees for one pair at one quality level (integer units of 1/16)."""
+
+    y: Tensor  # current frame's gained latent, unrounded (not in 1/16 units)
+    index: Tensor  # intra scale index at every position
+    mean: Tensor  # intra mean
+    decoded: Tensor  # current frame's latent decoded with the intra parameters
+    ref: Tensor  # the reference's coded latent
+
+
+@torch.no_grad()
+def intra_parameters(model: DKIC, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(index, mean, decoded latent) of the intra context model at every position (frozen model)."""
+    index, mean = torch.zeros_like(y), torch.zeros_like(y)
+    slices = model.context.slices
+
+    def resolve(i, mask, idx, mu):
+        lo, hi = sum(slices[:i]), sum(slices[:i + 1])
+        where = torch.ones_like(idx, dtype=torch.bool) if mask is None else mask.expand_as(idx)
+        index[:, lo:hi] = torch.where(where, idx, index[:, lo:hi])
+        mean[:, lo:hi] = torch.where(where, mu, mean[:, lo:hi])
+        return dequantize(torch.round(y[:, lo:hi] - mu / MEAN_UNIT), mu)
+
+    decoded = model.context.code(model.hyper_synthesis(torch.round(z).double()), resolve)
+    return index, mean, decoded
+
+
+@torch.no_grad()
+def pair_latents(model: DKIC, ref_image: np.ndarray, cur_image: np.ndarray, level: float) -> PairLatents:
+    """Cache one pair through the frozen intra model."""
+    ref = model.compress(image_to_tensor(ref_image), level)[2]
+    y, z = model.analyse(image_to_tensor(cur_image), level)
+    index, mean, decoded = intra_parameters(model, y, z)
+    return PairLatents(y.float(), index.float(), mean.float(), decoded.float(), (ref.y_hat * MEAN_UNIT).float())
+
+
+def slice_bits(conditional: ConditionalEntropy | None, p: PairLatents, noisy: bool) -> Tensor:
+    """Bits of the current latent under the conditional parameters (None: the intra ones)."""
+    total = p.y.new_zeros(())
+    slices = conditional.slices if conditional is not None else None
+    for i, (lo, hi) in enumerate(_bounds(slices or _slices_of(p))):
+        index, mean = p.index[:, lo:hi], p.mean[:, lo:hi]
+        if conditional is not None:
+            prev = (p.decoded[:, :lo], p.ref[:, :lo]) if i else (None, None)
+            index, mean = conditional(i, index, mean, p.ref[:, lo:hi], *prev)
+        residual = p.y[:, lo:hi] - mean / MEAN_UNIT
+        residual = residual + gaussian.uniform_noise_like(residual) if noisy else torch.round(residual)
+        likelihood = gaussian.likelihood(residual, gaussian.scale_from_index(index))
+        total = total - torch.log2(likelihood).sum()
+    return total
+
+
+def _slices_of(p: PairLatents) -> tuple[int, ...]:
+    return (p.y.shape[1],)
+
+
+def _bounds(slices: tuple[int, ...]) -> list[tuple[int, int]]:
+    edges = [0] + list(np.cumsum(slices))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def train(model: DKIC, pairs: list[PairLatents], steps: int, lr: float = 1e-3, batch: int = 4,
+          seed: int = 0, log_every: int = 100, width: int | None = None) -> ConditionalEntropy:
+    """Train a conditional network on cached pairs (the intra model stays frozen); returns it frozen."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    conditional = ConditionalEntropy(model.config, **({"width": width} if width else {})).train()
+    opt = torch.optim.Adam(conditional.parameters(), lr)
+    for step in range(steps):
+        rate = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        for group in opt.param_groups:
+            group["lr"] = rate
+        chosen = rng.sample(pairs, min(batch, len(pairs)))
+        elements = sum(p.y.numel() for p in chosen)
+        loss = sum(slice_bits(conditional, p, noisy=True) for p in chosen) / elements
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if log_every and (step % log_every == 0 or step == steps - 1):
+            print(f"step {step}: {float(loss):.4f} bits per latent element", flush=True)
+    conditional.eval().update()
+    return conditional
+
+
+@torch.no_grad()
+def saving(conditional: ConditionalEntropy, pairs: Iterable[PairLatents]) -> dict[str, float]:
+    """Bits of the held-out pairs with the intra and with the conditional parameters (all coded)."""
+    intra = cond = 0.0
+    for p in pairs:
+        doubled = PairLatents(*(t.double() for t in (p.y, p.index, p.mean, p.decoded, p.ref)))
+        intra += float(slice_bits(None, doubled, noisy=False))
+        cond += float(slice_bits(conditional, doubled, noisy=False))
+    return {"intra_bits": intra, "conditional_bits": cond, "saving_pct": 100 * (1 - cond / max(intra, 1e-9))}
