@@ -36,12 +36,12 @@ def make_encoder(cfg: DaemonConfig):
         if cfg.device is None:
             raise ValueError("backend tensorrt needs a [device] table naming the engines folder")
         engines, plugin = str(cfg.device.engines), cfg.device.plugin
-    backend = load_backend(cfg.model, cfg.backend, engines, plugin)
-    log.info("model %s (%s), backend %s", backend.model.config.name, backend.model_id.hex(), cfg.backend)
+    codec = load_codec(cfg.model, cfg.backend, engines, plugin)
+    log.info("model %s (%s), backend %s", codec.model.config.name, codec.model_id.hex(), cfg.backend)
 
     def encode(rgb):
         with torch.inference_mode():
-            return codec.encode(backend.model, rgb, cfg.quality, backend.encoder, backend.model_id)
+            return codec.encode(rgb, cfg.quality)
 
     return encode
 
