@@ -1,18 +1,32 @@
-"""``edgecodec worker``: pull decode jobs from JetStream, decode from the shared data directory."""
+"""``edgecodec worker``: pull decode jobs from JetStream, decode from the shared data directory.
+
+A job names only (device, seq): the frame's index entry gives its hash, and its paths are derived
+from the three. No job ends the worker: a job that fails is redelivered, and one delivered more
+than MAX_DELIVERIES times (its workers died or failed on it) marks its frame as failed and is
+terminated. Only failures that will recur are recorded (see decode_job); others are reported
+to the waiting request (503) and the next request tries again.
+"""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import signal
+from typing import Awaitable, TypeVar
 
 from nats.errors import TimeoutError as NatsTimeout
 
+from ..edge.protocol import MAX_SEQ, valid_device_id
+from ..errors import one_line
 from . import decode_job
 from .nats_mode import KvIndex, jetstream, key_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.worker")
+MAX_DELIVERIES = 3
+PROGRESS_S = 10.0  # "still working" to JetStream, well within its 30 s acknowledgement wait
+RETRY_DELAY_S = 5.0  # before a failed job is delivered again
+T = TypeVar("T")
 
 
 async def run_worker(url: str, data: str, model: str | None, backend: str, prefix: str = "edgecodec") -> None:
@@ -31,22 +45,94 @@ async def run_worker(url: str, data: str, model: str | None, backend: str, prefi
         except NatsTimeout:
             continue
         for msg in msgs:
-            await handle(json.loads(msg.data), index, store, nc, prefix)
-            await msg.ack()
+            await process(msg, index, store, nc, prefix)
     await index.close()
 
 
-async def handle(job: dict, index: KvIndex, store: FrameStore, nc, prefix: str) -> None:
-    """Decode one job (unless done already), record a failure, notify waiting ingest nodes."""
-    png_file = store.png_file(job["path"])
-    result = {"ok": True, "error": None}
-    if not png_file.exists():
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, decode_job.decode_to_png, str(store.ecb_file(job["path"])), str(png_file))
-        except (ValueError, OSError, RuntimeError) as e:
-            error = str(e).splitlines()[0] if str(e) else type(e).__name__
-            log.warning("frame %s/%d does not decode: %s", job["device_id"], job["seq"], error)
-            await index.set_decode_error(job["device_id"], job["seq"], error)
-            result = {"ok": False, "error": error}
-    await nc.publish(f"{prefix}.decoded.{key_of(job['device_id'], job['seq'])}", json.dumps(result).encode())
+def parse_job(data: bytes) -> tuple[str, int]:
+    """(device id, seq) of a job; ValueError when it is not a valid job."""
+    try:
+        job = json.loads(data)
+    except ValueError:
+        job = None
+    device_id, seq = (job.get("device_id"), job.get("seq")) if isinstance(job, dict) else (None, None)
+    if not valid_device_id(device_id) or type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"not a decode job: {bytes(data[:100])!r}")
+    return device_id, seq
+
+
+async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str) -> None:
+    """Handle one delivered job, notify waiting ingest nodes and acknowledge; whatever goes wrong
+    ends the job (delivered again later, or dropped when malformed), never the worker."""
+    try:
+        device_id, seq = parse_job(msg.data)
+    except ValueError as e:
+        log.error("decode job dropped: %s", one_line(e))
+        await settle(msg.term(), "(malformed)")
+        return
+    exhausted = msg.metadata.num_delivered > MAX_DELIVERIES
+    try:
+        if exhausted:
+            result = await give_up(index, device_id, seq)
+        else:
+            result = await with_progress(msg, handle(index, store, device_id, seq))
+        await nc.publish(f"{prefix}.decoded.{key_of(device_id, seq)}", json.dumps(result).encode())
+    except Exception as e:  # a NATS or file-system error: the job is delivered again, to any worker
+        log.error("decode job %s/%d failed (to be retried): %s", device_id, seq, one_line(e))
+        await settle(msg.nak(delay=RETRY_DELAY_S), f"{device_id}/{seq}")
+        return
+    await settle(msg.term() if exhausted else msg.ack(), f"{device_id}/{seq}")
+
+
+async def settle(reply: Awaitable[None], job: str) -> None:
+    """Send a job's ack, nak or term; when that fails, JetStream delivers the job again later."""
+    try:
+        await reply
+    except Exception as e:
+        log.error("decode job %s not acknowledged (delivered again later): %s", job, one_line(e))
+
+
+async def with_progress(msg, work: Awaitable[T]) -> T:
+    """Await ``work``, telling JetStream every PROGRESS_S that the job is still in progress (so a
+    long decode is not delivered to another worker meanwhile)."""
+    task = asyncio.ensure_future(work)
+    while not (await asyncio.wait({task}, timeout=PROGRESS_S))[0]:
+        await msg.in_progress()
+    return task.result()
+
+
+def outcome(error: str | None = None, permanent: bool = False) -> dict:
+    """The notification of a finished job: {"ok", "error", "permanent"} (permanent: recorded)."""
+    return {"ok": error is None, "error": error, "permanent": permanent}
+
+
+async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int) -> dict:
+    """Decode the frame unless that is done already; a failure that will recur is recorded."""
+    rec = await index.get(device_id, seq)
+    if rec is None:
+        log.info("frame %s/%d is not in the index (pruned?): nothing to decode", device_id, seq)
+        return outcome(f"frame {seq} of {device_id} is not in the index (pruned?)", permanent=True)
+    if rec.decode_error is not None:
+        return outcome(rec.decode_error, permanent=True)
+    png_file = store.png_file(rec.path)
+    if png_file.exists():
+        return outcome()
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256)
+    except ValueError as e:
+        log.warning("frame %s/%d does not decode: %s", device_id, seq, one_line(e))
+        await index.set_decode_error(device_id, seq, one_line(e))
+        return outcome(one_line(e), permanent=True)
+    except Exception as e:  # OSError, MemoryError, RuntimeError...: may work next time
+        log.warning("frame %s/%d not decoded for now: %s", device_id, seq, one_line(e))
+        return outcome(one_line(e))
+    return outcome()
+
+
+async def give_up(index: KvIndex, device_id: str, seq: int) -> dict:
+    """The job was delivered too often: its frame is recorded as failed."""
+    error = f"no decode worker finished this frame in {MAX_DELIVERIES} attempts (each died or failed)"
+    log.error("frame %s/%d: %s", device_id, seq, error)
+    await index.set_decode_error(device_id, seq, error)
+    return outcome(error, permanent=True)

@@ -1,50 +1,30 @@
-"""Scaled mode on a real nats-server: two ingest nodes, one decode worker, one shared data directory."""
+"""Scaled mode on a real nats-server with authentication: two ingest nodes, decode workers, one
+shared data directory, and paths never taken from JetStream."""
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
-import sys
 
 import cv2
+import nats
 import numpy as np
 import pytest
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
-from edgecodec.server.nats_mode import KvIndex, jetstream, key_of
+from edgecodec.server.nats_mode import PASSWORD_FILE_ENV, KvIndex, credentials, jetstream, key_of
 from edgecodec.server.records import FrameRecord
-from harness import ENV, Server, free_port, http, stored_frames, tokens
+from harness import ENV, Server, http, stored_frames, tokens
+from nats_harness import frame, start_worker, stop_worker
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def nats_url(tmp_path):
-    binary = shutil.which("nats-server")
-    if binary is None:
-        pytest.fail("nats-server is not installed: run `make system-deps` (Debian package nats-server)")
-    port = free_port()
-    proc = subprocess.Popen([binary, "-js", "-sd", str(tmp_path / "jetstream"), "-a", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield f"nats://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
-
-
-def frame(ckpt: str, seed: int) -> bytes:
-    img = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    return codec.Codec(from_checkpoint(ckpt)).encode(img, 50)
 
 
 def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_ckpt, other_ckpt):
     data = tmp_path / "data"
     device, viewer = tokens(data)
     nodes = [Server(data, tiny_ckpt, None, "--nats", nats_url) for _ in range(2)]
-    worker = subprocess.Popen([sys.executable, "-m", "edgecodec", "worker", "--nats", nats_url, "--data", str(data),
-                               "--model", tiny_ckpt], env=ENV, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp_path / "worker.log", "wb"))
+    worker = start_worker(tmp_path / "worker.log", nats_url, data, tiny_ckpt)
     try:
         a, b = (node.start() for node in nodes)
         bodies = [frame(tiny_ckpt, seed) for seed in range(4)]
@@ -68,12 +48,7 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
     finally:
         for node in nodes:
             node.stop()
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            raise
+        stop_worker(worker)
 
 
 def record(seq: int, error: str | None = None) -> FrameRecord:
@@ -110,3 +85,59 @@ def test_listing_sees_each_frame_once_while_another_node_updates_it(nats_url):
 
     listed = asyncio.run(scenario())
     assert [(r.seq, r.decode_error) for r in listed] == [(0, "decoded elsewhere"), (1, None)]
+
+
+def test_the_nats_server_refuses_connections_without_the_credentials(nats_url, monkeypatch):
+    async def connect(url: str):
+        async def quiet(error: Exception) -> None:
+            pass
+
+        nc = await nats.connect(url, allow_reconnect=False, error_cb=quiet, **credentials(url))
+        await nc.close()
+
+    monkeypatch.delenv(PASSWORD_FILE_ENV)
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        asyncio.run(connect(nats_url))
+    with pytest.raises(ValueError, match="names no user"):
+        monkeypatch.setenv(PASSWORD_FILE_ENV, ENV[PASSWORD_FILE_ENV])
+        credentials(nats_url.replace("edgecodec@", ""))
+    asyncio.run(connect(nats_url))
+
+
+async def forge_path(nats_url: str, seq: int, path: str) -> None:
+    """What anyone who can write to JetStream can do: point a frame's entry at another file, and
+    queue a decode job that names that file."""
+    nc, js, frames, _ = await jetstream(nats_url, "edgecodec")
+    try:
+        doc = json.loads((await frames.get(key_of("cam1", seq))).value)
+        await frames.put(key_of("cam1", seq), json.dumps({**doc, "path": path}).encode())
+        result = await nc.subscribe(f"edgecodec.decoded.{key_of('cam1', seq)}")
+        await js.publish(f"edgecodec.decode.{key_of('cam1')}",
+                         json.dumps({"device_id": "cam1", "seq": seq, "path": path}).encode())
+        await result.next_msg(timeout=60)
+    finally:
+        await nc.close()
+
+
+def test_file_paths_come_from_device_seq_and_hash_never_from_jetstream(tmp_path, nats_url, tiny_ckpt):
+    data = tmp_path / "site" / "data"
+    device, viewer = tokens(data)
+    secret = frame(tiny_ckpt, 7)  # a file outside the data directory (and a valid frame: it would decode)
+    (tmp_path / "secret.ecb").write_bytes(secret)
+    node = Server(data, tiny_ckpt, None, "--nats", nats_url)
+    worker = None
+    try:
+        node.start()
+        body = frame(tiny_ckpt, 0)
+        assert http("POST", f"{node.url}/api/v1/devices/cam1/frames/0", device, body)[0] == 201
+        worker = start_worker(tmp_path / "worker.log", nats_url, data, tiny_ckpt)
+        asyncio.run(forge_path(nats_url, 0, "../../secret.ecb"))
+        assert http("GET", f"{node.url}/api/v1/devices/cam1/frames/0.ecb", viewer) == (200, body)
+        status, png = http("GET", f"{node.url}/api/v1/devices/cam1/frames/0.png", viewer)
+        assert status == 200, (png, (tmp_path / "worker.log").read_text()[-2000:])
+        served = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+        np.testing.assert_array_equal(served, codec.Codec(from_checkpoint(tiny_ckpt)).decode(body))
+        assert [p for p in tmp_path.rglob("*.png") if data not in p.parents] == []
+    finally:
+        node.stop()
+        stop_worker(worker)

@@ -1,0 +1,36 @@
+"""Scaled-mode helpers: test frames and ``edgecodec worker`` processes (nats-server: conftest.nats_url)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edgecodec.checkpoint import from_checkpoint
+from edgecodec.codec import codec
+from harness import ENV
+
+
+def frame(ckpt: str, seed: int) -> bytes:
+    """A valid 64x48 frame of the model in ``ckpt``."""
+    img = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    return codec.Codec(from_checkpoint(ckpt)).encode(img, 50)
+
+
+def start_worker(log: Path, nats_url: str, data: Path, ckpt: str) -> subprocess.Popen:
+    """``edgecodec worker`` (credentials from $EDGECODEC_NATS_PASSWORD_FILE in ENV), stderr to ``log``."""
+    return subprocess.Popen([sys.executable, "-m", "edgecodec", "worker", "--nats", nats_url, "--data", str(data),
+                             "--model", ckpt], env=ENV, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+
+
+def stop_worker(worker: subprocess.Popen | None) -> None:
+    """SIGTERM, and SIGKILL (then an error) when it does not stop within 20 s."""
+    if worker is None or worker.poll() is not None:
+        return
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise
