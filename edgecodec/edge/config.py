@@ -6,7 +6,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
-from .profile import DeviceProfile, preset_source
+from ..codec.bitstream import DEFAULT_MAX_PIXELS, MAX_SIDE
+from .profile import DeviceProfile, parse_resolution, preset_source
 from .protocol import check_device_id
 from .tomlconfig import ListenAddress
 
@@ -39,6 +40,10 @@ class DaemonConfig(BaseModel):
     queue_size: int = Field(default=8, ge=1, le=1024, description="frames between capture and encode")
     spool_max_bytes: int = Field(default=1 << 30, ge=1 << 16,
                                  description="spool size bound; oldest frames evicted beyond it")
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, le=MAX_SIDE ** 2,
+                            description="largest frame in pixels: a larger one is dropped (counted) before encoding, "
+                                        "and spooled frames are checked against it; the server's max_pixels must "
+                                        "be at least this")
     seq_block: int = Field(default=1000, ge=1, description="sequence numbers reserved per fsync'd state write")
     http_listen: ListenAddress = Field(default="127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$",
                              description="HOST:PORT of /healthz and /metrics (port 0: any free port)")
@@ -73,3 +78,14 @@ class DaemonConfig(BaseModel):
         if not existing.is_dir():
             raise ValueError(f"{existing} is not a directory")
         return value
+
+    @model_validator(mode="after")
+    def _frame_fits(self) -> "DaemonConfig":
+        """The profile's camera frames must pass the daemon's own pixel limit."""
+        if self.device is not None:
+            width, height = parse_resolution(self.device.resolution)
+            if width * height > self.max_pixels:
+                raise ValueError(f"device.resolution {self.device.resolution} is {width * height} pixels, over "
+                                 f"max_pixels ({self.max_pixels}): set max_pixels (and the server's) to at least "
+                                 f"{width * height}")
+        return self

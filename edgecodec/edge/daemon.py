@@ -52,7 +52,8 @@ def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
     stop = stop or threading.Event()
     abort, capture_done = threading.Event(), threading.Event()
     metrics = DaemonMetrics()
-    spool = Spool(cfg.spool, cfg.spool_max_bytes, on_evict=lambda frame: metrics.evicted.inc())
+    spool = Spool(cfg.spool, cfg.spool_max_bytes, on_evict=lambda frame: metrics.evicted.inc(),
+                  max_pixels=cfg.max_pixels)
     seqs = SequenceAllocator(cfg.spool, cfg.seq_block)
     client = IngestClient(cfg.server, cfg.device_id, cfg.token_file, cfg.upload_timeout_s, cfg.ca_file)
     drop = cfg.backpressure == "drop" or (cfg.backpressure == "auto" and plan.live)

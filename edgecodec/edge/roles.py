@@ -101,7 +101,8 @@ class Capture:
 class Encoder:
     """Encodes queued frames and spools them under fresh sequence numbers; drains the queue at the end.
 
-    A frame the spool has no room for (even after evicting) is dropped and counted."""
+    A frame over the spool's pixel limit (the configuration's max_pixels) is dropped and counted
+    before encoding, and so is one the spool has no room for (even after evicting)."""
 
     def __init__(self, encode: Callable[[np.ndarray], bytes], frames: FrameQueue, spool: Spool,
                  seqs: SequenceAllocator, metrics: DaemonMetrics, capture_done: threading.Event,
@@ -110,6 +111,7 @@ class Encoder:
         self.metrics, self.capture_done, self.abort = metrics, capture_done, abort
         self.done = threading.Event()
         self.bitrate = BitrateMeter()
+        self.oversized: set[tuple[int, int]] = set()
 
     def run(self) -> None:
         while not self.abort.is_set():
@@ -122,6 +124,14 @@ class Encoder:
             self._encode_one(*item)
 
     def _encode_one(self, capture_us: int, bgr: np.ndarray) -> None:
+        height, width = bgr.shape[:2]
+        if width * height > self.spool.max_pixels:
+            if (width, height) not in self.oversized:  # once per size, not once per frame
+                self.oversized.add((width, height))
+                log.error("frames of %dx%d are over max_pixels (%d): dropped before encoding", width, height,
+                          self.spool.max_pixels)
+            self.metrics.dropped.inc()
+            return
         t0 = time.perf_counter()
         data = self.encode(to_rgb8(bgr, "frame"))
         self.metrics.encode_seconds.observe(time.perf_counter() - t0)

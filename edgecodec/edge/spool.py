@@ -84,9 +84,10 @@ def frame_name(seq: int, capture_us: int) -> str:
 class Spool:
     """Thread-safe FIFO of spooled frames in ``folder`` (the encoder puts, the uploader takes)."""
 
-    def __init__(self, folder: Path, max_bytes: int, on_evict: Callable[[SpooledFrame], None] | None = None):
+    def __init__(self, folder: Path, max_bytes: int, on_evict: Callable[[SpooledFrame], None] | None = None,
+                 max_pixels: int = bitstream.DEFAULT_MAX_PIXELS):
         self.folder = Path(folder)
-        self.max_bytes = max_bytes
+        self.max_bytes, self.max_pixels = max_bytes, max_pixels
         self._on_evict = on_evict or (lambda frame: None)
         self._frames: OrderedDict[int, SpooledFrame] = OrderedDict()
         self._bytes = 0
@@ -207,11 +208,10 @@ class Spool:
         remove_durable(frame.path)
 
     def read_valid(self, frame: SpooledFrame) -> bytes | None:
-        """The frame's bytes if they are a valid .ecb file (header and CRC); a corrupt file is removed."""
+        """The frame's bytes if they are a valid .ecb file (header, CRC, within ``max_pixels``); others are removed."""
         try:
             data = frame.path.read_bytes()
-            bitstream.read_header(data)
-            bitstream.unpack(data)
+            bitstream.unpack(data, self.max_pixels)
             return data
         except FileNotFoundError:
             error = "file vanished"

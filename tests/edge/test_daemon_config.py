@@ -9,6 +9,9 @@ from edgecodec.edge.config import DaemonConfig
 from edgecodec.edge.tomlconfig import build_config
 from edgecodec.edge.uploader import read_token
 
+DEVICE_8K = '\n[device]\nboard = "dev box"\nplatform = "x86"\nmemory_gb = 64\nresolution = "8192x8192"\n' \
+            '[device.capture]\nkind = "file"\npath = "camera.mp4"\n'
+
 
 @pytest.fixture
 def files(tmp_path):
@@ -123,3 +126,17 @@ def test_an_unwritable_spool_is_refused_at_validation_and_start(files, cli):
         result = cli("daemon", "--config", good, "--spool", "/sys/kernel", *extra)
         assert result.rc == 1 and len(result.err_lines) == 1, result.err
         assert "spool /sys/kernel is not writable" in result.err
+
+
+def test_a_profile_resolution_over_max_pixels_is_refused_in_one_line(files, cli):
+    """Frames of the profile's size would otherwise be captured and then dropped by the daemon itself."""
+    tmp, good = files
+    profile = tmp / "8k.toml"
+    profile.write_text(good.read_text().replace('source = "0"\n', "") + DEVICE_8K)
+    result = cli("daemon", "--config", profile, "--validate-config")
+    assert result.rc == 1 and len(result.err_lines) == 1, result.err
+    assert ("device.resolution 8192x8192 is 67108864 pixels, over max_pixels (16777216): set max_pixels (and the "
+            "server's) to at least 67108864") in result.err
+    profile.write_text(f"max_pixels = {8192 * 8192}\n" + profile.read_text())
+    result = cli("daemon", "--config", profile, "--validate-config")
+    assert result.rc == 0 and "valid" in result.out, result.err

@@ -205,3 +205,18 @@ def test_a_full_disk_drops_and_counts_frames_instead_of_crashing_the_encoder(tmp
     counts = metrics.snapshot()
     assert (counts["encoded"], counts["spooled"], counts["dropped"]) == (3, 0, 3)
     assert not list(tmp_path.iterdir())  # no partial file, not even of the sequence state
+
+
+def test_a_frame_over_max_pixels_is_dropped_before_encoding(tmp_path, caplog):
+    metrics, done, encoded = DaemonMetrics(), threading.Event(), []
+    spool = Spool(tmp_path / "spool", 1 << 20, max_pixels=4 * 4)
+    frames = FrameQueue(4, drop=False, metrics=metrics)
+    for t, frame in enumerate((FRAME, np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6, 3), np.uint8))):
+        frames.put((t, frame), threading.Event())
+    done.set()
+    encode = lambda rgb: encoded.append(rgb.shape) or b"x" * 100  # noqa: E731
+    Encoder(encode, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done, threading.Event()).run()
+    counts = metrics.snapshot()
+    assert encoded == [(4, 4, 3)] and (counts["encoded"], counts["spooled"], counts["dropped"]) == (1, 1, 2)
+    assert [r.getMessage() for r in caplog.records if "max_pixels" in r.getMessage()] == [
+        "frames of 6x4 are over max_pixels (16): dropped before encoding"]

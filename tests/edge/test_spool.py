@@ -7,6 +7,7 @@ import stat
 
 import numpy as np
 import pytest
+from edge_servers import crafted_frame
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
@@ -111,3 +112,14 @@ def test_a_read_only_spool_is_refused_at_start_and_a_full_one_accepted(tmp_path,
     monkeypatch.undo()
     fake_disk(monkeypatch, tmp_path, [-1], errno.ENOSPC)
     assert len(Spool(tmp_path, 1 << 20)) == 0
+
+
+def test_spooled_frames_are_checked_against_the_configured_pixel_limit(tmp_path):
+    """8192x8192, which profiles allow, passes a spool given that limit; a larger frame does not."""
+    spool = Spool(tmp_path, 1 << 20, max_pixels=8192 * 8192)
+    big, bigger = crafted_frame(8192, 8192), crafted_frame(8192, 8194)
+    assert spool.put(0, 0, big) and spool.put(1, 1, bigger)
+    first = spool.take(0)
+    assert spool.read_valid(first) == big
+    spool.remove(first)
+    assert spool.read_valid(spool.take(0)) is None and len(spool) == 0

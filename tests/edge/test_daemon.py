@@ -1,0 +1,45 @@
+"""The wired daemon (capture and encoder faked) against the real ingest server on loopback."""
+from __future__ import annotations
+
+import numpy as np
+from edge_servers import crafted_frame, ingest_server
+
+from edgecodec.edge import daemon
+from edgecodec.edge.config import DaemonConfig
+from edgecodec.server.tokens import TokenStore
+
+
+class Frames:
+    """A video file of frames of the given (height, width)."""
+
+    def __init__(self, sizes: list[tuple[int, int]]):
+        self.left = [np.zeros((h, w, 3), np.uint8) for h, w in sizes]
+
+    def read(self):
+        return (True, self.left.pop(0)) if self.left else (False, None)
+
+    def release(self) -> None:
+        pass
+
+
+def test_the_daemon_takes_its_one_pixel_limit_from_the_configuration(tmp_path, monkeypatch):
+    """Frames within max_pixels are encoded, spooled and acknowledged; larger ones are dropped
+    before encoding, none after."""
+    data, encoded = tmp_path / "data", []
+    (tmp_path / "token").write_text(TokenStore(data).add("cam1", "device"))
+    (tmp_path / "camera.avi").touch()
+    monkeypatch.setattr(daemon, "open_capture", lambda plan: Frames([(16, 16), (16, 24), (24, 24), (16, 16)]))
+
+    def encode(rgb: np.ndarray) -> bytes:
+        encoded.append(rgb.shape[:2])
+        return crafted_frame(rgb.shape[1], rgb.shape[0], bytes([len(encoded)]))
+
+    monkeypatch.setattr(daemon, "make_encoder", lambda cfg: encode)
+    with ingest_server(data, max_pixels=16 * 24) as url:
+        cfg = DaemonConfig(source=str(tmp_path / "camera.avi"), server=url, device_id="cam1", fps=0,
+                           token_file=tmp_path / "token", spool=tmp_path / "spool", max_pixels=16 * 24,
+                           http_listen="127.0.0.1:0")
+        summary = daemon.run_daemon(cfg)
+    assert encoded == [(16, 16), (16, 24), (16, 16)]  # 24x24 is over 16 * 24 pixels
+    assert (summary["dropped"], summary["uploaded"], summary["corrupt"], summary["rejected"]) == (1, 3, 0, 0)
+    assert summary["spool_frames"] == 0
