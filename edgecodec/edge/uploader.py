@@ -1,11 +1,14 @@
 """The upload role: spooled frames to the server, oldest first, with retries and backoff.
 
-A frame leaves the spool only after a 200/201 (the server stored it durably). Network
-errors, 5xx, 408, 429, 404 (a misrouted URL) and 401/403 (a token being fixed) are
-retried with exponential backoff and jitter; 400/409/413/422 reject that frame for good.
+A frame leaves the spool only on the ingest server's acknowledgement (docs/api.md): a
+201/200 whose JSON body names this device, this sequence number and the SHA-256 of the
+bytes sent (the server stored them durably). Any other 200 (a captive portal, a proxy's
+page), network errors, 5xx, 408, 429, 404 (a misrouted URL) and 401/403 (a token being
+fixed) are retried with exponential backoff and jitter; 400/409/413/422 reject that frame for good.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import logging
@@ -13,6 +16,7 @@ import random
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -23,6 +27,7 @@ from .spool import Spool, SpooledFrame
 
 log = logging.getLogger("edgecodec.upload")
 REJECT = frozenset({400, 409, 413, 422})
+ACK_STATES = {201: "stored", 200: "exists"}
 _SURROUNDING = " \t\r\n\v\f"  # ASCII whitespace: str.strip() would also drop control characters
 
 
@@ -64,6 +69,34 @@ class Backoff:
         self.failures = 0
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A server's answer to one upload: the status, its JSON object (None if the body is not one),
+    and one line for the log."""
+
+    status: int
+    doc: dict | None
+    text: str
+
+    def acknowledges(self, device_id: str, seq: int, sha256: str) -> bool:
+        """Whether this is the ingest server's acknowledgement that it stored exactly this frame."""
+        doc = self.doc or {}
+        return (self.status in ACK_STATES and doc.get("status") == ACK_STATES[self.status]
+                and doc.get("device_id") == device_id and doc.get("seq") == seq and doc.get("sha256") == sha256)
+
+
+def parse_reply(status: int, body: bytes) -> Reply:
+    """The Reply of a status and (the start of) a body; its text is the server's error or status,
+    else the body's start, on one line."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return Reply(status, None, " ".join(body[:200].decode("utf-8", "replace").split()))
+    return Reply(status, doc, " ".join(str(doc.get("error") or doc.get("status") or "").split())[:200])
+
+
 class IngestClient:
     """One keep-alive HTTP(S) connection to the ingest server."""
 
@@ -84,8 +117,8 @@ class IngestClient:
                 self._conn = http.client.HTTPConnection(self.netloc, timeout=self.timeout)
         return self._conn
 
-    def post_frame(self, seq: int, capture_us: int, data: bytes) -> tuple[int, str]:
-        """POST one frame; returns (status, server message). Raises OSError on network failure."""
+    def post_frame(self, seq: int, capture_us: int, data: bytes) -> Reply:
+        """POST one frame; returns the server's reply. Raises OSError on network failure."""
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": CONTENT_TYPE,
                    CAPTURE_HEADER: str(capture_us)}
         try:
@@ -103,22 +136,12 @@ class IngestClient:
                 self.token = read_token(self.token_file)
             except (OSError, ValueError) as e:
                 log.error("keeping the current token: %s", e)
-        return resp.status, _message(body)
+        return parse_reply(resp.status, body)
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _message(body: bytes) -> str:
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict):
-        return str(doc.get("error") or doc.get("status") or "")
-    return body[:200].decode("utf-8", "replace")
 
 
 class Uploader:
@@ -148,25 +171,41 @@ class Uploader:
             return
         t0 = time.monotonic()
         try:
-            status, message = self.client.post_frame(frame.seq, frame.capture_us, data)
+            reply = self.client.post_frame(frame.seq, frame.capture_us, data)
         except OSError as e:
-            status, message = 0, str(e)
-        if status in (200, 201):
+            reply = Reply(0, None, str(e))
+        if reply.acknowledges(self.client.device_id, frame.seq, hashlib.sha256(data).hexdigest()):
             self.metrics.upload_seconds.observe(time.monotonic() - t0)
             self.metrics.upload_lag.set(max(0.0, time.time() - frame.capture_us / 1e6))
             self.spool.remove(frame)
             self.metrics.uploaded.inc()
             self.backoff.reset()
-        elif status in REJECT:
-            log.error("server rejected frame %d for good (%d: %s): removed from the spool", frame.seq, status, message)
+        elif reply.status in REJECT:
+            log.error("server rejected frame %d for good (%d: %s): removed from the spool", frame.seq, reply.status,
+                      reply.text)
             self.spool.remove(frame)
             self.metrics.rejected.inc()
         else:
-            self.spool.release(frame)
-            self.metrics.upload_errors.inc()
-            delay = self.backoff.next_delay()
-            log.warning("upload of frame %d failed (%s): retry in %.1f s", frame.seq,
-                        f"{status}: {message}" if status else message, delay)
-            self.abort.wait(delay)
+            self._retry(frame, reply)
         self.metrics.spool_frames.set(len(self.spool))
         self.metrics.spool_bytes.set(self.spool.total_bytes)
+
+    def _retry(self, frame: SpooledFrame, reply: Reply) -> None:
+        """Keep the frame spooled and wait for the next attempt."""
+        self.spool.release(frame)
+        self.metrics.upload_errors.inc()
+        why = f"{reply.status}: {reply.text}" if reply.status else reply.text
+        if reply.status in ACK_STATES:  # not the ingest server, or not about this frame
+            self.client.close()
+            why = f"{reply.status} without the ingest server's acknowledgement of this frame: {_not_an_ack(reply)}"
+        delay = self.backoff.next_delay()
+        log.warning("upload of frame %d failed (%s): retry in %.1f s", frame.seq, why, delay)
+        self.abort.wait(delay)
+
+
+def _not_an_ack(reply: Reply) -> str:
+    """What a 200/201 that is not this frame's acknowledgement holds, in one line."""
+    if reply.doc is None:
+        return f"the body is not JSON ({reply.text[:80]!r})"
+    fields = ("status", "device_id", "seq", "sha256")
+    return "it holds " + ", ".join(f"{key}={repr(reply.doc.get(key))[:70]}" for key in fields)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import threading
@@ -18,7 +19,7 @@ from edgecodec.edge.roles import Capture, Encoder, FrameQueue
 from edgecodec.edge.sequence import SequenceAllocator
 from edgecodec.edge.sources import SourcePlan
 from edgecodec.edge.spool import Spool
-from edgecodec.edge.uploader import Backoff, Uploader
+from edgecodec.edge.uploader import ACK_STATES, Backoff, Reply, Uploader
 from edgecodec.edge.watchdog import GaveUp, Watchdog
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -86,15 +87,20 @@ def test_a_live_source_that_stops_raises_for_the_watchdog():
 
 
 class FakeClient:
+    device_id = "cam1"
+
     def __init__(self, statuses):
         self.statuses, self.calls = list(statuses), []
 
     def post_frame(self, seq, capture_us, data):
+        """The next status; a 200/201 with the ingest server's acknowledgement of the frame."""
         self.calls.append(seq)
         status = self.statuses.pop(0)
         if status == 0:
             raise OSError("connection refused")
-        return status, "message"
+        ack = {"status": ACK_STATES.get(status), "device_id": self.device_id, "seq": seq,
+               "sha256": hashlib.sha256(data).hexdigest()}
+        return Reply(status, ack, "message")
 
     def close(self):
         pass
