@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml setup.py edgecodec/codec/entropy/_rans.c
 demo: install
 	$(VENV)/bin/edgecodec demo
 
-# Debian packages the tests run for real (scaled mode, viewer page, install script); installed only when missing.
-SYSTEM_DEPS := nats-server:nats-server chromium:chromium shellcheck:shellcheck
+# Debian packages the tests run for real (scaled mode, viewer page, install script, x264 / x265 in
+# eval-video); installed only when missing.
+SYSTEM_DEPS := nats-server:nats-server chromium:chromium shellcheck:shellcheck ffmpeg:ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \

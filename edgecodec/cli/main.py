@@ -8,9 +8,9 @@ import traceback
 import warnings
 
 from ..errors import one_line
-from . import bench, calibrate, coding, demo, doctor, edge, evaluate, export, training
+from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, training
 
-COMMANDS = (coding, demo, bench, training, evaluate, export, edge, calibrate, doctor)
+COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, calibrate, doctor)
 
 
 class OneLineParser(argparse.ArgumentParser):
