@@ -134,9 +134,19 @@ def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop
     state = {k: (v.half() if half and v.is_floating_point() and k in dict(model.named_parameters()) else v)
              for k, v in model.state_dict().items()}
     meta = {"source_step": int(payload.get("step", 0))}
-    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": state,
-                       "meta": meta}, Path(dst))
+    out = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": state, "meta": meta}
+    if "conditional" in payload:
+        out["conditional"] = payload["conditional"]
+    atomic_torch_save(out, Path(dst))
     return model
+
+
+def attach_conditional(src: str | Path, dst: str | Path, conditional: ConditionalEntropy, meta: dict) -> None:
+    """Write the model file ``src`` to ``dst`` with this conditional model for delta frames (the
+    intra model, its id and key frames are unchanged)."""
+    payload = read_checkpoint(src)
+    payload["conditional"] = {"width": conditional.width, "state": conditional.state_dict(), "meta": meta}
+    atomic_torch_save(payload, Path(dst))
 
 
 def load_conditional(spec: str | None, model: DKIC) -> ConditionalEntropy | None:

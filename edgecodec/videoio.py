@@ -29,12 +29,14 @@ class Frames:
     """An opened source: iterate for RGB uint8 frames; ``rate`` is the sampled frames per second."""
 
     def __init__(self, source: str, fps: float | None = None, limit: int | None = None,
-                 max_pixels: int | None = None):
+                 max_pixels: int | None = None, start: int = 0):
         if fps is not None and not fps > 0:
-            raise ValueError(f"--fps must be positive, got {fps}")
+            raise ValueError(f"--fps must be positive, got {fps:g}")
         if limit is not None and limit < 1:
             raise ValueError(f"--frames must be at least 1, got {limit}")
-        self.source, self.limit, self.max_pixels = source, limit, max_pixels
+        if start < 0:
+            raise ValueError(f"--start must be >= 0, got {start}")
+        self.source, self.limit, self.max_pixels, self.start = source, limit, max_pixels, start
         self._cap = None if Path(source).is_dir() else open_capture(
             plan_source(source, gstreamer_available(), is_jetson()))
         native = self._native_fps()
@@ -50,23 +52,28 @@ class Frames:
         return fps if 0 < fps < 1000 else 0.0
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        for _, frame in self.indexed():
+            yield frame
+
+    def indexed(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(index in the source, frame) for every sampled frame."""
         frames = self._folder() if self._cap is None else self._capture()
-        for count, frame in enumerate(frames):
+        for count, item in enumerate(frames):
             if self.limit is not None and count >= self.limit:
                 return
-            yield frame
+            yield item
 
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
 
-    def _folder(self) -> Iterator[np.ndarray]:
+    def _folder(self) -> Iterator[tuple[int, np.ndarray]]:
         files = list_images(self.source)
-        for path in files:
-            yield read_image(path) if self.max_pixels is None else read_image(path, self.max_pixels)
+        for index, path in enumerate(files[self.start:], self.start):
+            yield index, read_image(path) if self.max_pixels is None else read_image(path, self.max_pixels)
 
-    def _capture(self) -> Iterator[np.ndarray]:
-        index, next_kept, got = 0, 0.0, 0
+    def _capture(self) -> Iterator[tuple[int, np.ndarray]]:
+        index, next_kept, got = 0, float(self.start), 0
         while True:
             ok, bgr = self._cap.read()
             if not ok:
@@ -74,7 +81,7 @@ class Frames:
             if index >= next_kept - 1e-9:
                 got += 1
                 next_kept += self._step
-                yield np.ascontiguousarray(bgr[:, :, ::-1])
+                yield index, np.ascontiguousarray(bgr[:, :, ::-1])
             index += 1
         if not got:
             raise OSError(f"no frame could be read from {self.source!r}")

@@ -67,6 +67,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--drop-int8", action="store_true",
                    help="write the same weights without int8 fake quantisation (to measure what int8 costs)")
     k.set_defaults(run=run_package)
+    register_conditional(sub)
+
+
+def register_conditional(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("train-conditional", help="train the conditional entropy model of delta frames",
+                       description="Train the conditional entropy network that codes delta frames against "
+                                   "their reference, on top of a frozen intra model (key frames and the intra "
+                                   "model id do not change). Pairs come from a fixed camera's video (a frame "
+                                   "range, never the evaluation frames) and from still photos made into pairs.")
+    c.add_argument("--model", default=None, help="intra model file (default: the shipped model)")
+    c.add_argument("-o", "--output", required=True, help="model file to write: the model with this network")
+    c.add_argument("--video", default=None, help="a fixed camera's video file")
+    c.add_argument("--video-frames", type=int, nargs=2, default=(0, 400), metavar=("FIRST", "END"),
+                   help="frames [FIRST, END) of --video to draw training pairs from (default 0 400)")
+    c.add_argument("--held-out", type=int, nargs=2, default=None, metavar=("FIRST", "END"),
+                   help="frames of --video to report the saving on (never trained on)")
+    c.add_argument("--photos", default=None, help="folder of still photos for synthesised pairs")
+    c.add_argument("--pairs", type=int, default=200, help="training pairs (half video, half photos)")
+    c.add_argument("--max-gap", type=int, default=100, help="frames between a video pair's reference and frame")
+    c.add_argument("--steps", type=int, default=2000, help="optimizer steps")
+    c.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    c.add_argument("--seed", type=int, default=0, help="random seed")
+    c.set_defaults(run=run_conditional)
+
+
+def run_conditional(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..checkpoint import DEFAULT_WEIGHTS, attach_conditional, load_model
+    from ..imageio import refuse_overwriting
+    from ..train import conditional as training
+
+    source = args.model or str(DEFAULT_WEIGHTS)
+    refuse_overwriting(source, args.output)
+    if not (args.video or args.photos) or args.pairs < 2 or args.steps < 1 or args.max_gap < 1:
+        raise ValueError("need --video or --photos, --pairs >= 2, --steps >= 1 and --max-gap >= 1")
+    opts = training.ConditionalOptions(args.model, args.output, args.video, tuple(args.video_frames), args.photos,
+                                       args.pairs, args.max_gap, args.steps, lr=args.lr, seed=args.seed,
+                                       held_out=tuple(args.held_out) if args.held_out else None)
+    model, rng = load_model(args.model), np.random.default_rng(args.seed)
+    pairs = training.build_pairs(model, opts, rng)
+    conditional = training.train(model, pairs, opts.steps, opts.lr, opts.batch, opts.seed)
+    meta = {"pairs": opts.pairs, "steps": opts.steps, "video": opts.video, "video_frames": list(opts.video_frames)}
+    if opts.held_out and opts.video:
+        held = training.build_pairs(model, training.ConditionalOptions(
+            args.model, "", opts.video, opts.held_out, None, 12, max_gap=opts.max_gap), rng)
+        meta["held_out"] = training.saving(conditional, held) | {"frames": list(opts.held_out)}
+        print(f"held-out frames {opts.held_out}: {meta['held_out']['saving_pct']:.1f}% fewer latent bits "
+              "than the intra parameters (every position coded)")
+    attach_conditional(source, args.output, conditional, meta)
+    print(f"{args.output}: conditional model {conditional.identity().hex()}")
+    return 0
 
 
 def run_package(args: argparse.Namespace) -> int:

@@ -71,31 +71,18 @@ def read_clip(source: str, fps: float | None = None, limit: int | None = None, s
     """Source frame ``start``, then sampled at ``fps``, at most ``limit`` frames (ValueError if none)."""
     from ..videoio import Frames
 
-    if fps is not None and not fps > 0:
-        raise ValueError(f"--fps must be positive, got {fps:g}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"--frames must be at least 1, got {limit}")
-    if start < 0:
-        raise ValueError(f"--start must be >= 0, got {start}")
     if not Path(source).exists():
         raise FileNotFoundError(f"video {source} does not exist")
-    frames = Frames(source)
-    native = frames.rate
-    step = native / fps if fps and not Path(source).is_dir() else 1.0
-    kept, indices, next_kept = [], [], float(start)
+    frames, read = Frames(source, fps, limit, start=start), []
     try:
-        for index, frame in enumerate(frames):
-            if index >= next_kept - 1e-9:
-                kept.append(frame)
-                indices.append(index)
-                next_kept += step
-                if limit is not None and len(kept) >= limit:
-                    break
+        read = list(frames.indexed())
+    except OSError:  # not even one frame from ``start`` on
+        pass
     finally:
         frames.close()
-    if not kept:
+    if not read:
         raise ValueError(f"no frames in {source} from frame {start}")
-    return _even(kept, fps or native, indices)
+    return _even([f for _, f in read], frames.rate, [i for i, _ in read])
 
 
 def _even(frames: list[np.ndarray], rate: float, indices: list[int]) -> Clip:

@@ -121,3 +121,51 @@ def saving(conditional: ConditionalEntropy, pairs: Iterable[PairLatents]) -> dic
         intra += float(slice_bits(None, doubled, noisy=False))
         cond += float(slice_bits(conditional, doubled, noisy=False))
     return {"intra_bits": intra, "conditional_bits": cond, "saving_pct": 100 * (1 - cond / max(intra, 1e-9))}
+
+
+@dataclass
+class ConditionalOptions:
+    """Command-line options of ``edgecodec train-conditional``."""
+
+    model: str | None  # the intra model file (None: the shipped one)
+    output: str
+    video: str | None = None
+    video_frames: tuple[int, int] = (0, 400)  # [first, last) frames used for training pairs
+    photos: str | None = None
+    pairs: int = 200
+    max_gap: int = 100
+    steps: int = 2000
+    lr: float = 1e-3
+    batch: int = 4
+    seed: int = 0
+    held_out: tuple[int, int] | None = None  # video frames for the reported saving (never trained on)
+
+
+def video_frames(path: str, first: int, last: int) -> list[np.ndarray]:
+    """RGB frames [first, last) of a video file."""
+    from ..videoio import Frames
+
+    frames = Frames(path, limit=last)
+    try:
+        out = [f for i, f in enumerate(frames) if i >= first]
+    finally:
+        frames.close()
+    if len(out) < 2:
+        raise ValueError(f"{path}: fewer than two frames in {first}..{last}")
+    return out
+
+
+def build_pairs(model: DKIC, opts: ConditionalOptions, rng: np.random.Generator) -> list[PairLatents]:
+    """Half the pairs from the video's training frames (if any), the rest synthesised from photos."""
+    from .data import CropSampler
+    from .scene_pairs import synthetic_pair, video_pairs
+
+    n_video = opts.pairs // 2 if opts.video and opts.photos else (opts.pairs if opts.video else 0)
+    images: list[tuple[np.ndarray, np.ndarray]] = []
+    if n_video:
+        images += list(video_pairs(video_frames(opts.video, *opts.video_frames), n_video, opts.max_gap, rng))
+    if opts.pairs - n_video:
+        photos = CropSampler(opts.photos, 256)
+        images += [synthetic_pair(photos, rng) for _ in range(opts.pairs - n_video)]
+    levels = rng.uniform(0, model.config.quality_levels - 1, len(images))
+    return [pair_latents(model, ref, cur, float(level)) for (ref, cur), level in zip(images, levels)]

@@ -152,7 +152,7 @@ def test_decode_bomb_is_refused_before_loading_a_model(cli, tmp_path, out_dir, m
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded for a file that the header check must refuse")
 
-    monkeypatch.setattr(edgecodec.backends, "load_backend", no_model)
+    monkeypatch.setattr(edgecodec.backends, "load_codec", no_model)
     bomb = write(tmp_path, "bomb.ecb", bomb_file())
     assert_clean_error(cli("decode", bomb, "-o", out_dir / "x.png"), out_dir, match="limit")
     # over the default 2^24-pixel limit but within MAX_SIDE
