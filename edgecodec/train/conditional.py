@@ -107,7 +107,7 @@ def train(model: DKIC, pairs: list[PairLatents], steps: int, lr: float = 1e-3, b
         loss.backward()
         opt.step()
         if log_every and (step % log_every == 0 or step == steps - 1):
-            print(f"step {step}: {float(loss):.4f} bits per latent element", flush=True)
+            print(f"step {step}: {float(loss.detach()):.4f} bits per latent element", flush=True)
     conditional.eval().update()
     return conditional
 
