@@ -79,7 +79,12 @@ def _register_worker(sub: argparse._SubParsersAction) -> None:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="edgecodec %(name)s: %(levelname)s: %(message)s")
+    """Log lines on stderr, bearer tokens redacted whoever wrote them."""
+    from ..server.redact import RedactingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("edgecodec %(name)s: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _config(args: argparse.Namespace, model, fields: tuple[str, ...]):

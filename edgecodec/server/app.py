@@ -12,6 +12,7 @@ from . import api, ingest
 from .auth import Refused
 from .config import ServerConfig
 from .context import CTX, ServerContext
+from .http_errors import ServerRunner
 from .metrics import ServerMetrics
 from .storage import FrameStore
 from .tokens import TokenStore
@@ -96,7 +97,7 @@ def _ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
 async def serve(cfg: ServerConfig, ready=None) -> None:
     """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once listening."""
     ctx = await open_context(cfg)
-    runner = web.AppRunner(build_app(ctx), access_log=None)
+    runner = ServerRunner(build_app(ctx), ctx.metrics, access_log=None)
     await runner.setup()
     host, port = cfg.listen.rsplit(":", 1)
     site = web.TCPSite(runner, host or None, int(port), ssl_context=_ssl_context(cfg), reuse_address=True)
