@@ -1,8 +1,13 @@
-"""Reading images for the encoder and writing files atomically."""
+"""Reading images for the encoder and writing files atomically.
+
+``-`` names stdin as an input and stdout as an output. An output that is not a regular file
+(a device, a FIFO, a socket, or a link to one) is written in place, never replaced; a link to
+a regular file is written through (its target replaced atomically, the link kept)."""
 from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 import tempfile
 import warnings
@@ -54,11 +59,27 @@ def to_rgb8(img: np.ndarray, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
-def read_input(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """A whole input file (or pipe, e.g. /dev/stdin) of at most ``limit`` bytes."""
+STDIO = "-"
+
+
+def is_pipe(path: str | Path) -> bool:
+    """Whether an input is stdin (``-``, /dev/stdin) or a FIFO: one stream of bytes, not a camera or video."""
+    if str(path) in (STDIO, "/dev/stdin"):
+        return True
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_input(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """A whole input file (or pipe: ``-`` is stdin) of at most ``limit`` bytes."""
+    try:
+        if str(path) == STDIO:
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -69,9 +90,12 @@ def read_input(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
 
 
 def refuse_overwriting(source: str | Path, output: str | Path) -> None:
-    """Raise ValueError when ``output`` names the same file as ``source`` (it would be destroyed)."""
+    """Raise ValueError when ``output`` names the same regular file as ``source`` (it would be destroyed);
+    stdin and stdout, or a terminal named twice, are not files to protect."""
+    if STDIO in (str(source), str(output)):
+        return
     try:
-        same = os.path.samefile(source, output)
+        same = os.path.samefile(source, output) and stat.S_ISREG(os.stat(output).st_mode)
     except OSError:  # either does not exist (yet)
         same = False
     if same:
@@ -145,8 +169,42 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside ``path``, fsync, then rename: never a partial file."""
-    path = Path(path)
+    """Write ``data`` to ``path`` and never leave a partial file: ``-`` is stdout; a device or FIFO (or a
+    link to one) is written in place; a regular file (a link's target) is replaced by a temporary file
+    written beside it, fsynced, then renamed over it."""
+    if str(path) == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = replaceable_target(path)
+    if target is None:
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    _replace(target, data)
+
+
+def replaceable_target(path: str | Path) -> Path | None:
+    """The regular file (new, or a link's target) that writing ``path`` may replace; None for an output
+    written in place: a device, FIFO or socket, or a /proc/self/fd link whose name is not the file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:  # a new file, or a dangling link: create what it names
+        return Path(os.path.realpath(path))
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"{path}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    target = Path(os.path.realpath(path))
+    try:
+        same = os.path.samestat(st, os.stat(target))
+    except OSError:
+        same = False
+    return target if same else None
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a temporary file beside ``path``, fsync, then rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
         umask = os.umask(0)

@@ -1,7 +1,10 @@
-"""Reading input images: EXIF orientation, pixel limits before decoding, silent native decoders, pipes."""
+"""Reading input images: EXIF orientation, pixel limits before decoding, silent native decoders, pipes;
+writing outputs: atomic for regular files, in place for FIFOs and devices, ``-`` for stdio."""
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 import subprocess
 import sys
@@ -12,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from edgecodec.imageio import ImageReadError, read_image, read_input, refuse_overwriting
+from edgecodec.imageio import ImageReadError, read_image, read_input, refuse_overwriting, write_atomic
 
 
 def picture(height: int = 24, width: int = 40) -> np.ndarray:
@@ -107,3 +110,49 @@ def test_an_output_naming_the_input_is_refused(tmp_path):
             refuse_overwriting(src, output)
     refuse_overwriting(src, tmp_path / "b.png")  # a new file is fine
     assert src.read_bytes() == b"data"
+
+
+def _fifo_reader(path: Path) -> int:
+    """The read end of a new FIFO, opened without blocking, so a writer's open and small writes go through."""
+    os.mkfifo(path)
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+
+
+def test_a_fifo_and_a_link_to_one_are_written_in_place(tmp_path):
+    fifo, link = tmp_path / "out.fifo", tmp_path / "link.png"
+    link.symlink_to(fifo)
+    reader = _fifo_reader(fifo)
+    try:
+        for output in (fifo, link):
+            write_atomic(output, b"first bytes")
+            assert os.read(reader, 100) == b"first bytes"
+            assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a regular file"
+            assert link.is_symlink() and os.readlink(link) == str(fifo)
+    finally:
+        os.close(reader)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "out.fifo"]
+
+
+def test_a_link_to_a_regular_file_is_written_through(tmp_path):
+    target, link, dangling = tmp_path / "real.png", tmp_path / "link.png", tmp_path / "dangling.png"
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    dangling.symlink_to(tmp_path / "new.png")
+    write_atomic(link, b"new")
+    write_atomic(dangling, b"created")
+    assert link.is_symlink() and target.read_bytes() == b"new" and not target.is_symlink()
+    assert dangling.is_symlink() and (tmp_path / "new.png").read_bytes() == b"created"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.png", "link.png", "new.png", "real.png"]
+
+
+def test_dash_is_stdout_and_stdin(monkeypatch, capsysbinary):
+    write_atomic("-", b"to stdout")
+    assert capsysbinary.readouterr().out == b"to stdout"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"from stdin")))
+    assert read_input("-") == b"from stdin"
+    refuse_overwriting("-", "-")
+
+
+def test_a_folder_is_not_an_output(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        write_atomic(tmp_path, b"x")

@@ -12,9 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Compress an image to an .ecb file, or a video file, a folder of images (in "
                                    "name order) or a camera source to an .ecs stream of key and delta frames "
                                    "(an output ending in .ecs).")
-    p.add_argument("input", help="image file (PNG, JPEG, ...; 8/16-bit, gray, RGB or RGBA); or a video, a folder "
-                                 "or a camera source (as the daemon's `source`) with an .ecs output")
-    p.add_argument("-o", "--output", required=True, help="output .ecb file, or .ecs stream file")
+    p.add_argument("input", help="image file (PNG, JPEG, ...; 8/16-bit, gray, RGB or RGBA; - for stdin); or a "
+                                 "video, a folder or a camera source (as the daemon's `source`) with an .ecs output")
+    p.add_argument("-o", "--output", required=True, help="output .ecb file (- for stdout), or .ecs stream file")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100, higher is better (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     _backend_args(p)
@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help="decompress .ecb to PNG, or .ecs to a folder of PNGs",
                        description="Decompress an .ecb file to PNG, or an .ecs stream to FOLDER/frame_000000.png, "
                                    "... (one per coded frame, in order).")
-    p.add_argument("input", help=".ecb or .ecs file")
-    p.add_argument("-o", "--output", required=True, help="output PNG file (for .ecs: a new or empty folder)")
+    p.add_argument("input", help=".ecb or .ecs file (- for stdin)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output PNG file (- for stdout); for .ecs: a new or empty folder")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     _backend_args(p)
     _max_pixels_arg(p, "refuse larger images (decompression-bomb guard)")
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print an .ecb header (or each frame of an .ecs) as JSON",
                        description="Print an .ecb header, or each frame of an .ecs stream (kind, reference, "
                                    "size, quality), as JSON.")
-    p.add_argument("input", help=".ecb or .ecs file")
+    p.add_argument("input", help=".ecb or .ecs file (- for stdin)")
     p.set_defaults(run=run_info)
 
 
@@ -69,13 +70,15 @@ def _positive_int(text: str) -> int:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from ..imageio import read_image, refuse_overwriting, write_atomic
+    from ..imageio import STDIO, is_pipe, read_image, refuse_overwriting, write_atomic
     from ..videoio import is_sequence
 
     refuse_overwriting(args.input, args.output)
     if is_stream_file(args.output):
+        if args.input == STDIO:
+            raise ValueError("a stream is coded from a video, a folder or a camera, not - (stdin)")
         return encode_stream(args)
-    if is_sequence(args.input) and args.input != "/dev/stdin":
+    if not is_pipe(args.input) and is_sequence(args.input):
         raise ValueError(f"{args.input} is a video, a folder or a camera: write a stream file (-o NAME.ecs)")
     image = read_image(args.input, args.max_pixels)
     write_atomic(args.output, load(args).encode(image, args.quality))
@@ -84,11 +87,13 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     from ..codec import bitstream
-    from ..imageio import read_input, refuse_overwriting, write_png
+    from ..imageio import STDIO, read_input, refuse_overwriting, write_png
 
     refuse_overwriting(args.input, args.output)
     data = read_input(args.input)
     if data[:4] == bitstream.STREAM_MAGIC:
+        if args.output == STDIO:
+            raise ValueError("an .ecs stream decodes to a folder of PNGs: give a folder, not - (stdout)")
         return decode_stream(args, data)
     try:
         bitstream.read_header(data, args.max_pixels)  # fail fast, before loading a model

@@ -1,8 +1,12 @@
-"""Crash-safe file primitives: write to a temporary file, fsync, rename, fsync the directory."""
+"""Crash-safe file primitives: write to a temporary file, fsync, rename, fsync the directory.
+
+Only regular files (or links, which a rename replaces, never their targets) are replaced: a device
+node or FIFO at a path is refused, never renamed over."""
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -31,7 +35,9 @@ def make_dirs(path: Path) -> None:
 
 def write_durable(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path`` so that after a power cut the file is either absent or complete.
-    Concurrent writers of one path each use their own temporary file; the last rename wins."""
+    Concurrent writers of one path each use their own temporary file; the last rename wins.
+    Raises FileExistsError when ``path`` is a device, FIFO, socket or folder."""
+    _check_replaceable(path)
     tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(6)}")  # one per writer
     try:
         with open(tmp, "wb") as f:
@@ -43,6 +49,15 @@ def write_durable(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def _check_replaceable(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise FileExistsError(f"{path} exists and is not a regular file: not replaced")
 
 
 def remove_durable(path: Path) -> bool:
