@@ -1,18 +1,29 @@
-"""Runtime backends for the float transforms (the integer path is shared by all)."""
+"""Runtime backends for the float transforms (the integer path is shared by all).
+
+``BACKENDS`` is the one list of names: the command line's choices, the configurations' allowed
+values and the loader's dispatch all come from it (importing it loads no runtime)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
 
-from .checkpoint import load_conditional, load_model
-from .codec.codec import Codec
+if TYPE_CHECKING:
+    from .codec.codec import Codec
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
+Backend = Literal["torch", "onnxruntime", "tensorrt"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+ENGINE_BACKENDS = ("tensorrt",)  # need a folder of engines built on the device (`edgecodec export trt`)
 
 
 def load_codec(model_spec: str | None, name: str = "torch", engine_dir: str | None = None,
                plugin_library: Path | None = None) -> Codec:
     """Load the model (and its conditional model for delta frames) and wrap its float transforms
     for the named runtime."""
+    from .checkpoint import load_conditional, load_model
+    from .codec.codec import Codec, model_id
+
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})")
     model = load_model(model_spec)
     conditional = load_conditional(model_spec, model)
     if name == "torch":
@@ -20,15 +31,11 @@ def load_codec(model_spec: str | None, name: str = "torch", engine_dir: str | No
     if name == "onnxruntime":
         from .runtime_onnx import onnx_transforms
 
-        from .codec.codec import model_id
-
         encoder, decoder = onnx_transforms(model, model_id(model))
         return Codec(model, encoder, decoder, conditional)
-    if name == "tensorrt":
-        from .runtime_trt import engine_transforms
+    from .runtime_trt import engine_transforms
 
-        if not engine_dir:
-            raise ValueError("the tensorrt backend needs --engines DIR (built by `edgecodec export trt`)")
-        encoder, decoder = engine_transforms(Path(engine_dir), plugin_library)
-        return Codec(model, encoder, decoder, conditional)
-    raise ValueError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})")
+    if not engine_dir:
+        raise ValueError("the tensorrt backend needs --engines DIR (built by `edgecodec export trt`)")
+    encoder, decoder = engine_transforms(Path(engine_dir), plugin_library)
+    return Codec(model, encoder, decoder, conditional)

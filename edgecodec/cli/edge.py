@@ -6,6 +6,10 @@ import json
 import logging
 import sys
 
+from ..backends import BACKENDS, ENGINE_BACKENDS
+
+SERVER_BACKENDS = tuple(b for b in BACKENDS if b not in ENGINE_BACKENDS)  # the server has no engine folder
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     _register_daemon(sub)
@@ -30,7 +34,8 @@ def _register_daemon(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--loop", action="store_true", default=None, help="restart a video file at its end")
     p.add_argument("--model", help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), help="encoder runtime")
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="encoder runtime (tensorrt: the engines of the profile's [device] table)")
     p.add_argument("--http-listen", help="HOST:PORT of /healthz and /metrics")
     p.set_defaults(run=run_daemon)
 
@@ -44,7 +49,7 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8080)")
     p.add_argument("--decode-workers", type=int, help="decode worker processes (0: none)")
     p.add_argument("--model", help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), help="decoder runtime")
+    p.add_argument("--backend", choices=SERVER_BACKENDS, help="decoder runtime")
     p.add_argument("--tls-cert", help="PEM certificate chain (HTTPS)")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--nats", help="NATS URL: scaled mode")
@@ -73,7 +78,7 @@ def _register_worker(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nats", required=True, help="NATS URL, e.g. nats://127.0.0.1:4222")
     p.add_argument("--data", required=True, help="the shared data directory")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="decoder runtime")
+    p.add_argument("--backend", choices=SERVER_BACKENDS, default="torch", help="decoder runtime")
     p.add_argument("--prefix", default="edgecodec", help="JetStream name prefix (as the servers')")
     p.set_defaults(run=run_worker)
 

@@ -6,6 +6,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
+from ..backends import ENGINE_BACKENDS, Backend
 from ..codec.bitstream import DEFAULT_MAX_PIXELS, MAX_SIDE
 from .profile import DeviceProfile, parse_resolution, preset_source
 from .protocol import check_device_id
@@ -30,7 +31,7 @@ class DaemonConfig(BaseModel):
     max_frames: Optional[int] = Field(default=None, ge=1, description="stop after capturing this many frames")
     loop: bool = Field(default=False, description="restart a video file at its end")
     model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")
-    backend: Literal["torch", "onnxruntime", "tensorrt"] = Field(
+    backend: Backend = Field(
         default="torch", description="runtime of the encoder transform (tensorrt: the engines of the [device] "
                                      "table, built by `edgecodec export trt`)")
     threads: int = Field(default=1, ge=1, le=64, description="PyTorch threads for encoding")
@@ -78,6 +79,14 @@ class DaemonConfig(BaseModel):
         if not existing.is_dir():
             raise ValueError(f"{existing} is not a directory")
         return value
+
+    @model_validator(mode="after")
+    def _engines_declared(self) -> "DaemonConfig":
+        """An engine backend runs the engines of the profile's [device] table."""
+        if self.backend in ENGINE_BACKENDS and self.device is None:
+            raise ValueError(f"backend {self.backend} needs a [device] table naming the engines folder "
+                             "(a profile of devices/)")
+        return self
 
     @model_validator(mode="after")
     def _frame_fits(self) -> "DaemonConfig":

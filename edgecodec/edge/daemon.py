@@ -28,13 +28,11 @@ def make_encoder(cfg: DaemonConfig):
     """The encode function of the configured model and runtime (loaded once)."""
     import torch
 
-    from ..backends import load_codec
+    from ..backends import ENGINE_BACKENDS, load_codec
 
     torch.set_num_threads(cfg.threads)
     engines = plugin = None
-    if cfg.backend == "tensorrt":
-        if cfg.device is None:
-            raise ValueError("backend tensorrt needs a [device] table naming the engines folder")
+    if cfg.backend in ENGINE_BACKENDS and cfg.device is not None:  # the configuration requires the table
         engines, plugin = str(cfg.device.engines), cfg.device.plugin
     codec = load_codec(cfg.model, cfg.backend, engines, plugin)
     log.info("model %s (%s), backend %s", codec.model.config.name, codec.model_id.hex(), cfg.backend)
