@@ -137,30 +137,40 @@ def run_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..server.config import ServerConfig
+    from ..server.permissions import loose_permissions, private_files
 
     fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats")
     cfg = _config(args, ServerConfig, fields)
+    loose = loose_permissions(cfg.data)
     if args.validate_config:
+        for line in loose:
+            print(f"edgecodec: warning: {line}", file=sys.stderr)
         return _valid(args, cfg.model if cfg.decode_workers and not cfg.nats else None)
     _logging()
+    for line in loose:
+        logging.getLogger("edgecodec.server").warning("%s", line)
     from ..server.app import serve
 
-    asyncio.run(serve(cfg))
+    with private_files():
+        asyncio.run(serve(cfg))
     return 0
 
 
 def run_token(args: argparse.Namespace) -> int:
+    from ..server.permissions import private_files
     from ..server.tokens import TokenStore
 
     store = TokenStore(args.data)
-    if args.action == "add":
-        print(store.add(args.name, args.role))
-    elif args.action == "revoke":
-        print(f"revoked {store.revoke(args.name)} token(s) of {args.name}")
-    else:
+    if args.action == "list":
         for entry in store.list():
             state = "active" if entry["revoked"] is None else "revoked"
             print(f"{entry['id']}  {entry['role']:<6}  {state:<7}  {entry['name']}")
+        return 0
+    with private_files():
+        if args.action == "add":
+            print(store.add(args.name, args.role))
+        else:
+            print(f"revoked {store.revoke(args.name)} token(s) of {args.name}")
     return 0
 
 
@@ -169,6 +179,8 @@ def run_worker(args: argparse.Namespace) -> int:
 
     _logging()
     from ..server.nats_worker import run_worker as run
+    from ..server.permissions import private_files
 
-    asyncio.run(run(args.nats, args.data, args.model, args.backend, args.prefix))
+    with private_files():
+        asyncio.run(run(args.nats, args.data, args.model, args.backend, args.prefix))
     return 0
