@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..backends import BACKENDS, ENGINE_BACKENDS
+from .logs import add_log_level, setup_logging
 
 SERVER_BACKENDS = tuple(b for b in BACKENDS if b not in ENGINE_BACKENDS)  # the server has no engine folder
 
@@ -37,6 +38,7 @@ def _register_daemon(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=BACKENDS,
                    help="encoder runtime (tensorrt: the engines of the profile's [device] table)")
     p.add_argument("--http-listen", help="HOST:PORT of /healthz and /metrics")
+    add_log_level(p)
     p.set_defaults(run=run_daemon)
 
 
@@ -53,6 +55,7 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-cert", help="PEM certificate chain (HTTPS)")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--nats", help="NATS URL: scaled mode")
+    add_log_level(p)
     p.set_defaults(run=run_serve)
 
 
@@ -80,16 +83,15 @@ def _register_worker(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     p.add_argument("--backend", choices=SERVER_BACKENDS, default="torch", help="decoder runtime")
     p.add_argument("--prefix", default="edgecodec", help="JetStream name prefix (as the servers')")
+    add_log_level(p)
     p.set_defaults(run=run_worker)
 
 
-def _logging() -> None:
-    """Log lines on stderr, bearer tokens redacted whoever wrote them."""
+def _logging(args: argparse.Namespace) -> None:
+    """Log lines on stderr at --log-level, timestamped, bearer tokens redacted whoever wrote them."""
     from ..server.redact import RedactingFormatter
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("edgecodec %(name)s: %(levelname)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    setup_logging(args.log_level, RedactingFormatter)
 
 
 def _config(args: argparse.Namespace, model, fields: tuple[str, ...]):
@@ -125,7 +127,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         check_writable(cfg.spool)
         read_token(cfg.token_file)
         return _valid(args, cfg.model)
-    _logging()
+    _logging(args)
     from ..edge.daemon import run_daemon as run
 
     summary = run(cfg)
@@ -146,7 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
         for line in loose:
             print(f"edgecodec: warning: {line}", file=sys.stderr)
         return _valid(args, cfg.model if cfg.decode_workers and not cfg.nats else None)
-    _logging()
+    _logging(args)
     for line in loose:
         logging.getLogger("edgecodec.server").warning("%s", line)
     from ..server.app import serve
@@ -177,7 +179,7 @@ def run_token(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    _logging()
+    _logging(args)
     from ..server.nats_worker import run_worker as run
     from ..server.permissions import private_files
 

@@ -6,6 +6,7 @@ import os
 import sys
 import traceback
 import warnings
+from importlib import metadata
 
 from ..errors import one_line
 from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, training
@@ -14,14 +15,25 @@ COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, c
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one ``edgecodec: error:`` line (exit status 2), like every other error."""
+    """Usage errors as one ``edgecodec: error:`` line (exit status 2), like every other error; a
+    subcommand's errors name it once (``edgecodec: error: encode: ...``)."""
 
     def error(self, message: str):
-        self.exit(2, f"edgecodec: error: {self.prog}: {message} (see --help)\n")
+        command = self.prog.removeprefix("edgecodec").strip()
+        self.exit(2, f"edgecodec: error: {command + ': ' if command else ''}{message} (see --help)\n")
+
+
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return metadata.version("edgecodec")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="edgecodec", description="Learned image compression for edge cameras.")
+    parser.add_argument("--version", action="version", version=f"edgecodec {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..train.loop import TrainOptions
+from .logs import add_log_level, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --init: fine-tune to another rate range (the lambdas of the lowest and "
                         "highest quality; each level's gains start on the learned gain curve at its new lambda; "
                         "the model's id changes)")
+    add_log_level(p)
     p.set_defaults(run=run)
 
     q = sub.add_parser("qat", help="int8 quantisation-aware fine-tuning of a float model",
@@ -56,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="training device")
     q.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     q.add_argument("--seed", type=int, default=0, help="random seed")
+    add_log_level(q)
     q.set_defaults(run=run_qat)
 
     k = sub.add_parser("package", help="turn a training checkpoint into a frozen deployable model file",
@@ -136,6 +139,7 @@ def run_qat(args: argparse.Namespace) -> int:
     opts = TrainOptions(data=args.data, out=args.out, steps=args.steps, batch=args.batch, crop=args.crop,
                         lr=args.lr, lr_final=args.lr / 10, device=args.device, threads=args.threads,
                         seed=args.seed, init=args.init, qat=args.parts, checkpoint_every=100)
+    setup_logging(args.log_level)
     print(f"checkpoint: {train(opts)}")
     return 0
 
@@ -144,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.loop import train
 
     opts = TrainOptions(**{k: getattr(args, k) for k in TrainOptions.__dataclass_fields__ if hasattr(args, k)})
+    setup_logging(args.log_level)
     path = train(opts)
     print(f"checkpoint: {path}")
     return 0

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from ..checkpoint import atomic_torch_save, build_model, read_checkpoint
 from ..codec.models.config import get_config
@@ -29,6 +28,7 @@ from ..codec.models.dkic import DKIC, PAD_MULTIPLE
 from ..codec.models.gain import remap_levels
 from ..codec.models.int8_plan import int8_config
 from .data import CropSampler
+from .progress import Progress
 from .spatial_plan import parse_spatial, with_spatial_plan
 from ..metrics import ms_ssim
 
@@ -252,7 +252,7 @@ def train(opts: TrainOptions) -> Path:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         log = _RunLog(out / "log.csv", step)
-    bar = tqdm(total=opts.steps, initial=step, disable=rank != 0, dynamic_ncols=True)
+    progress = Progress(opts.steps, initial=step, enabled=rank == 0)
     while step < min(opts.steps, opts.stop_at or opts.steps):
         lr = learning_rate(step, opts)
         for group in optimizer.param_groups:
@@ -267,11 +267,10 @@ def train(opts: TrainOptions) -> Path:
         step += 1
         if rank == 0:
             vals = {k: float(v.detach()) for k, v in parts.items()}
-            bar.update(1)
-            bar.set_postfix(loss=f"{vals['loss']:.3f}", bpp=f"{vals['bpp']:.3f}", psnr=f"{vals['psnr']:.2f}")
+            progress.update(loss=vals["loss"], bpp=vals["bpp"], psnr=vals["psnr"])
             log.row(step, lr, vals)
             _save(out, opts, model, optimizer, step, rng, log)
-    bar.close()
+    progress.close()
     if rank == 0:
         log.close()
     if distributed:
