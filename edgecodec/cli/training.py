@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also keep a model snapshot every N steps (for equal-budget comparisons)")
     p.add_argument("--stop-at", type=int, default=None,
                    help="checkpoint and exit at this step, keeping the schedule of --steps (resume later)")
+    p.add_argument("--max-minutes", type=float, default=None, metavar="MIN",
+                   help="checkpoint and exit after this much wall time, keeping the schedule of --steps "
+                        "(the same command resumes)")
     p.add_argument("--spatial", default=None, metavar="FLAGS",
                    help="with --init: fine-tune into another spatial-context plan, one 0/1 per slice "
                         "(e.g. 11100 drops it from the last two of five slices)")

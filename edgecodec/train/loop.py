@@ -5,11 +5,14 @@ loss = lambda(level) * 255^2 * MSE + bpp   (or lambda * 255^2 * (1 - MS-SSIM) / 
 A gain level (hence a quality) is drawn per sample, so one checkpoint covers
 the whole quality range. Checkpoints hold model, optimizer, step and RNG
 states and are written atomically; ``train()`` resumes from ``last.pt``.
-Multi-GPU runs use torchrun (DistributedDataParallel).
+``stop_at`` (a step) and ``max_minutes`` (a wall-time budget) end a run early with a
+checkpoint, keeping the learning-rate schedule of ``steps``, so a resumed run goes on as if
+never stopped. Multi-GPU runs use torchrun (DistributedDataParallel).
 """
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 import random
@@ -31,6 +34,9 @@ from .data import CropSampler
 from .progress import Progress
 from .spatial_plan import parse_spatial, with_spatial_plan
 from ..metrics import ms_ssim
+
+_logger = logging.getLogger("edgecodec.train")
+_clock = time.monotonic  # the --max-minutes clock (tests replace it)
 
 
 @dataclass
@@ -56,6 +62,7 @@ class TrainOptions:
     keep_every: int = 0  # also keep step-numbered snapshots (model only) every N steps
     spatial: str | None = None  # with --init: another spatial-context plan, one 0/1 flag per slice
     lambda_range: tuple[float, float] | None = None  # with --init: another (lambda_min, lambda_max)
+    max_minutes: float | None = None  # checkpoint and stop after this much wall time (schedule of steps kept)
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -67,6 +74,8 @@ def check_options(opts: TrainOptions) -> None:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if opts.stop_at is not None and opts.stop_at < 1:
         raise ValueError(f"--stop-at must be >= 1, got {opts.stop_at}")
+    if opts.max_minutes is not None and not (math.isfinite(opts.max_minutes) and opts.max_minutes > 0):
+        raise ValueError(f"--max-minutes must be a positive number, got {opts.max_minutes:g}")
     if opts.crop < PAD_MULTIPLE or opts.crop % PAD_MULTIPLE:
         raise ValueError(f"--crop must be a positive multiple of {PAD_MULTIPLE} (the model's coding block), "
                          f"got {opts.crop}")
@@ -193,9 +202,9 @@ class _RunLog:
 
 
 def _save(out: Path, opts: TrainOptions, model: DKIC, optimizer, step: int, rng: np.random.Generator,
-          log: _RunLog) -> None:
+          log: _RunLog, last: bool = False) -> None:
     log.file.flush()
-    if step % opts.checkpoint_every == 0 or step == min(opts.steps, opts.stop_at or opts.steps):
+    if last or step % opts.checkpoint_every == 0 or step == min(opts.steps, opts.stop_at or opts.steps):
         atomic_torch_save({
             "format": "edgecodec-checkpoint", "config": model.config.to_dict(), "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
@@ -231,9 +240,23 @@ def _setup_process(opts: TrainOptions) -> tuple[int, bool, torch.device]:
     return rank, distributed, device
 
 
+def _out_of_time(deadline: float | None, distributed: bool, device: torch.device) -> bool:
+    """Whether the --max-minutes budget is spent; under torchrun rank 0's clock decides for every
+    rank, so all of them stop after the same step."""
+    if deadline is None:
+        return False
+    late = _clock() >= deadline
+    if distributed:
+        flag = torch.tensor([float(late)], device=device)
+        dist.broadcast(flag, 0)
+        late = bool(flag.item())
+    return late
+
+
 def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
     check_options(opts)
+    deadline = _clock() + 60 * opts.max_minutes if opts.max_minutes is not None else None
     rank, distributed, device = _setup_process(opts)
     out = Path(opts.out)
     state = read_checkpoint(out / "last.pt") if (out / "last.pt").exists() else None
@@ -253,7 +276,8 @@ def train(opts: TrainOptions) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         log = _RunLog(out / "log.csv", step)
     progress = Progress(opts.steps, initial=step, enabled=rank == 0)
-    while step < min(opts.steps, opts.stop_at or opts.steps):
+    end = min(opts.steps, opts.stop_at or opts.steps)
+    while step < end:
         lr = learning_rate(step, opts)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_mult", 1.0)
@@ -265,11 +289,17 @@ def train(opts: TrainOptions) -> Path:
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         step += 1
+        late = step < end and _out_of_time(deadline, distributed, device)
         if rank == 0:
             vals = {k: float(v.detach()) for k, v in parts.items()}
             progress.update(loss=vals["loss"], bpp=vals["bpp"], psnr=vals["psnr"])
             log.row(step, lr, vals)
-            _save(out, opts, model, optimizer, step, rng, log)
+            _save(out, opts, model, optimizer, step, rng, log, last=late)
+        if late:
+            if rank == 0:
+                _logger.info("--max-minutes %g reached: stopped at step %d of %d (checkpoint saved; the same "
+                             "command resumes)", opts.max_minutes, step, opts.steps)
+            break
     progress.close()
     if rank == 0:
         log.close()

@@ -1,4 +1,5 @@
-"""Training: loss decreases on a fixed batch; an interrupted run resumes exactly."""
+"""Training: loss decreases on a fixed batch; an interrupted run resumes exactly; a wall-time budget
+(--max-minutes) stops a run with a checkpoint and keeps its schedule."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,6 +35,44 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
         assert torch.equal(value, b["model"][key]), key
     lines = (tmp_path / "resumed" / "log.csv").read_text().splitlines()
     assert len(lines) == 1 + 6  # header + one row per step, no duplicates after the resume
+
+
+class MinuteClock:
+    """A fake clock for the --max-minutes budget: one minute later at every reading."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 60.0
+        return self.now
+
+
+def test_max_minutes_stops_with_a_checkpoint_and_resumes_on_the_same_schedule(tmp_path, monkeypatch):
+    from edgecodec.train import loop
+
+    train(options(tmp_path / "straight"))
+    monkeypatch.setattr(loop, "_clock", MinuteClock())  # read at the start, then after every step
+    train(options(tmp_path / "budget", max_minutes=2.5))
+    assert read_checkpoint(tmp_path / "budget" / "last.pt")["step"] == 3  # saved although checkpoint_every=100
+    train(options(tmp_path / "budget"))  # the same command without the budget finishes the schedule of 6
+    a = read_checkpoint(tmp_path / "straight" / "last.pt")
+    b = read_checkpoint(tmp_path / "budget" / "last.pt")
+    assert a["step"] == b["step"] == 6
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert len((tmp_path / "budget" / "log.csv").read_text().splitlines()) == 1 + 6
+
+
+def test_max_minutes_on_the_command_line_stops_a_long_run_early(tmp_path):
+    from edgecodec.cli.main import main
+
+    run = tmp_path / "run"
+    # 6 ms: spent before the first step ends, so the run stops after it, far from its 1000 steps
+    assert main(["train", str(SAMPLES), "--out", str(run), "--config", "dkic-tiny", "--steps", "1000",
+                 "--crop", "64", "--batch", "1", "--threads", "1", "--max-minutes", "0.0001"]) == 0
+    state = read_checkpoint(run / "last.pt")
+    assert state["step"] < 1000 and state["options"]["max_minutes"] == 0.0001
 
 
 def test_checkpoint_codes_after_training(tmp_path):
@@ -95,7 +134,8 @@ def test_resumed_moments_take_their_parameters_layout():
 
 BAD_OPTIONS = [("--steps", "0"), ("--crop", "0"), ("--crop", "-64"), ("--batch", "0"),
                ("--lr", "0"), ("--lr", "nan"), ("--threads", "-1"), ("--seed", "-1")]  # train and qat
-TRAIN_ONLY = [("--stop-at", "-1"), ("--checkpoint-every", "0"), ("--keep-every", "-1")]
+TRAIN_ONLY = [("--stop-at", "-1"), ("--checkpoint-every", "0"), ("--keep-every", "-1"),
+              ("--max-minutes", "0"), ("--max-minutes", "nan")]
 
 
 @pytest.mark.parametrize("command, option, value", [("train", *o) for o in BAD_OPTIONS + TRAIN_ONLY] +
