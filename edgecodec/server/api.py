@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Awaitable
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -17,6 +18,7 @@ from .records import FrameRecord
 
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 MAX_LIST = 10000
+DISCONNECT_POLL_S = 0.25  # how often a waiting PNG request checks that its client is still there
 
 
 async def list_devices(request: web.Request) -> web.Response:
@@ -70,12 +72,30 @@ async def get_png(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
     rec = await _record(request, ctx)
     try:
-        png = await asyncio.wait_for(ctx.decoder.png(rec), ctx.cfg.decode_timeout_s)
+        png = await while_connected(request, ctx.decoder.png(rec), ctx.cfg.decode_timeout_s)
     except DecodeFailed as e:
         raise Refused(422, "decode_failed", f"frame does not decode: {e}") from None
     except asyncio.TimeoutError:
         raise Refused(504, "decode_timeout", "decoding took too long; try again") from None
     return web.Response(body=png, content_type="image/png", headers=IMMUTABLE)
+
+
+async def while_connected(request: web.Request, work: Awaitable[bytes], timeout: float) -> bytes:
+    """Await ``work`` until it is done, ``timeout`` passes (TimeoutError) or the client closes its
+    connection (Refused 499); leaving cancels it, so a decode nobody waits for is dropped before it starts."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not task.done():
+            if request.transport is None or request.transport.is_closing():
+                raise Refused(499, "client_gone", "the client left before its answer was ready")
+            if loop.time() >= deadline:
+                raise asyncio.TimeoutError
+            await asyncio.wait({task}, timeout=min(DISCONNECT_POLL_S, deadline - loop.time()))
+        return task.result()
+    finally:
+        task.cancel()
 
 
 async def _record(request: web.Request, ctx: ServerContext) -> FrameRecord:

@@ -29,8 +29,9 @@ async def refusals(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except Refused as e:
         request.app[CTX].metrics.rejected.labels(e.reason).inc()
-        headers = {"WWW-Authenticate": 'Bearer realm="edgecodec"'} if e.status == 401 else None
-        return web.json_response({"error": e.message, "reason": e.reason}, status=e.status, headers=headers)
+        headers = {"WWW-Authenticate": 'Bearer realm="edgecodec"'} if e.status == 401 else {}
+        return web.json_response({"error": e.message, "reason": e.reason}, status=e.status,
+                                 headers={**headers, **e.headers})
     except web.HTTPError as e:
         reason = e.reason.lower().replace(" ", "_")
         request.app[CTX].metrics.rejected.labels(reason).inc()
@@ -67,8 +68,7 @@ async def open_context(cfg: ServerConfig) -> ServerContext:
         index = SqliteIndex(cfg.data)
         decoder = None
         if cfg.decode_workers:
-            decoder = LocalDecoder(store, index, metrics, cfg.model, cfg.backend, cfg.decode_workers,
-                                   cfg.decode_on_arrival, cfg.decode_queue)
+            decoder = LocalDecoder(store, index, metrics, cfg)
             await decoder.start()
     return ServerContext(cfg, store, index, decoder or _NoDecoder(), TokenStore(cfg.data), metrics)
 
@@ -97,7 +97,7 @@ def _ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
 async def serve(cfg: ServerConfig, ready=None) -> None:
     """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once listening."""
     ctx = await open_context(cfg)
-    runner = ServerRunner(build_app(ctx), ctx.metrics, access_log=None)
+    runner = ServerRunner(build_app(ctx), ctx.metrics, access_log=None, shutdown_timeout=cfg.stop_grace_s)
     await runner.setup()
     host, port = cfg.listen.rsplit(":", 1)
     site = web.TCPSite(runner, host or None, int(port), ssl_context=_ssl_context(cfg), reuse_address=True)
@@ -113,7 +113,6 @@ async def serve(cfg: ServerConfig, ready=None) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
-    finally:
-        await runner.cleanup()
-        await ctx.decoder.close()
+    finally:  # each part takes at most stop_grace_s: waiting PNG requests get 503 at once
+        await asyncio.gather(runner.cleanup(), ctx.decoder.close())
         await ctx.index.close()

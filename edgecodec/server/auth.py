@@ -13,9 +13,9 @@ log = logging.getLogger("edgecodec.auth")
 class Refused(Exception):
     """A request refused with an HTTP status and a reason (sent as JSON, nothing stored)."""
 
-    def __init__(self, status: int, reason: str, message: str):
+    def __init__(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
+        self.status, self.reason, self.message, self.headers = status, reason, message, headers or {}
 
 
 def principal(request: web.Request, tokens: TokenStore) -> Principal:

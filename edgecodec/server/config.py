@@ -49,6 +49,16 @@ class ServerConfig(BaseModel):
     decode_on_arrival: bool = Field(default=True, description="decode every frame when it arrives (else on demand)")
     decode_queue: int = Field(default=256, ge=1, description="arrivals waiting for a decoder; beyond, on demand only")
     decode_timeout_s: float = Field(default=120.0, gt=0, description="how long a PNG request waits for its decode")
+    decode_request_queue: int = Field(default=32, ge=1, description="PNG requests waiting for a decoder, all cameras "
+                                      "together; beyond, 429 with Retry-After")
+    decode_device_pixels: int = Field(default=4 * DEFAULT_MAX_PIXELS, ge=1, description="pixels of one camera's "
+                                      "frames waiting for or in a PNG request's decode; beyond, 429 (>= max_pixels)")
+    decode_worker_jobs: int = Field(default=1000, ge=1, description="a decode worker process is replaced after "
+                                    "this many decodes")
+    decode_worker_max_mb: int = Field(default=2048, ge=1, description="a decode worker process whose peak resident "
+                                      "memory passed this many MiB is replaced after its decode")
+    stop_grace_s: float = Field(default=10.0, gt=0, le=60, description="on SIGTERM, how long requests and a running "
+                                "decode may take before they are cut off (keep the unit's TimeoutStopSec above 2x)")
     model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")
     backend: Literal["torch", "onnxruntime"] = Field(default="torch", description="runtime of the decoder transform")
     max_body_bytes: int = Field(default=16 << 20, ge=1024, description="largest accepted upload in bytes (else 413)")
@@ -66,6 +76,13 @@ class ServerConfig(BaseModel):
         """A malformed tokens.json stops the server before it starts (a missing one holds no tokens yet)."""
         TokenStore(value).check()
         return value
+
+    @model_validator(mode="after")
+    def _one_frame_fits(self) -> "ServerConfig":
+        if self.decode_device_pixels < self.max_pixels:
+            raise ValueError(f"decode_device_pixels ({self.decode_device_pixels}) must be at least max_pixels "
+                             f"({self.max_pixels}): a camera's largest frame must fit in its budget")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "ServerConfig":

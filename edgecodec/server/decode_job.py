@@ -6,14 +6,48 @@ longer holds the uploaded bytes, RuntimeError, MemoryError, a crashed process) m
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import os
+import resource
+import signal
+import sys
 from pathlib import Path
 
 _backend = None
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), so that
+    a server killed with SIGKILL leaves no decode worker behind; exits at once if the parent is gone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def init_pool_worker(parent_pid: int, model: str | None, backend: str) -> None:
+    """Initializer of the server's decode processes: die with the server, then load the model."""
+    die_with_parent(parent_pid)
+    init_worker(model, backend)
+
+
+def identify() -> tuple[int, str]:
+    """(process id, loaded model's id) of this worker; also warms it up."""
+    return os.getpid(), model_id_hex()
+
+
+def decode_and_measure(ecb_file: str, png_file: str, sha256: str) -> int:
+    """decode_to_png, then this process's peak resident memory in bytes (for recycling)."""
+    decode_to_png(ecb_file, png_file, sha256)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def init_worker(model: str | None, backend: str, threads: int = 1) -> None:
-    """Process-pool initializer: one model per worker process."""
+    """Load the model once per worker process."""
     global _backend
     import torch
 

@@ -1,7 +1,7 @@
 """The server's Prometheus counters."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ServerMetrics:
@@ -17,5 +17,12 @@ class ServerMetrics:
         self.decode_failed = Counter("edgecodec_server_decode_failures", "frames that failed to decode", registry=r)
         self.decode_skipped = Counter("edgecodec_server_decode_skipped", "arrivals not decoded (queue full)",
                                       registry=r)
+        self.decode_cancelled = Counter("edgecodec_server_decode_cancelled", "PNG requests' decodes dropped before "
+                                        "they started: every requester had left", registry=r)
+        self.decode_waiting = Gauge("edgecodec_server_decode_requests_waiting", "PNG requests' frames waiting for "
+                                    "a decoder", registry=r)
+        self.workers_recycled = Counter("edgecodec_server_decode_workers_recycled", "decode worker processes "
+                                        "replaced after decode_worker_jobs decodes or above decode_worker_max_mb",
+                                        registry=r)
         self.ingest_seconds = Histogram("edgecodec_server_ingest_seconds", "time to validate and store a frame",
                                         registry=r, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))

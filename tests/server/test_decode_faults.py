@@ -11,6 +11,7 @@ import signal
 import pytest
 
 from app_client import app_client, run
+from edgecodec.server.config import ServerConfig
 from edgecodec.server.local_decoder import LocalDecoder
 from edgecodec.server.metrics import ServerMetrics
 from edgecodec.server.records import FrameRecord
@@ -49,7 +50,8 @@ def test_the_frame_a_killed_decode_worker_held_is_decoded_again(tmp_path, tiny_c
 
     async def scenario():
         index = SqliteIndex(tmp_path)
-        decoder = LocalDecoder(store, index, ServerMetrics(), tiny_ckpt, "torch", 1, False, 4)
+        cfg = ServerConfig(data=tmp_path, model=tiny_ckpt, decode_workers=1, decode_on_arrival=False, decode_queue=4)
+        decoder = LocalDecoder(store, index, ServerMetrics(), cfg)
         try:
             await index.insert(rec)
             png = await kill_while_decoding(decoder, rec, str(store.ecb_file(rec.path)), body)
