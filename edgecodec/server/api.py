@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from ..edge.protocol import parse_seq, valid_device_id
 from .auth import Refused, require_viewer
 from .context import CTX, ServerContext
+from .integrity import drop_damaged_png, png_intact, verified_ecb
 from .local_decoder import DecodeFailed
 from .page import PAGE
 from .records import FrameRecord
@@ -64,7 +65,7 @@ def parse_time(text: str) -> int:
 async def get_ecb(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
     rec = await _record(request, ctx)
-    data = await asyncio.get_running_loop().run_in_executor(None, ctx.store.read, rec.path)
+    data = await asyncio.get_running_loop().run_in_executor(None, verified_ecb, ctx.store, rec)
     return web.Response(body=data, content_type="application/vnd.edgecodec.ecb", headers=IMMUTABLE)
 
 
@@ -77,6 +78,8 @@ async def get_png(request: web.Request) -> web.Response:
         raise Refused(422, "decode_failed", f"frame does not decode: {e}") from None
     except asyncio.TimeoutError:
         raise Refused(504, "decode_timeout", "decoding took too long; try again") from None
+    if not await asyncio.get_running_loop().run_in_executor(None, png_intact, png):
+        raise drop_damaged_png(ctx.store, rec)
     return web.Response(body=png, content_type="image/png", headers=IMMUTABLE)
 
 

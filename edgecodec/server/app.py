@@ -12,7 +12,7 @@ from . import api, ingest
 from .auth import Refused
 from .config import ServerConfig
 from .context import CTX, ServerContext
-from .http_errors import ServerRunner
+from .http_errors import NO_STORE, ServerRunner
 from .metrics import ServerMetrics
 from .storage import FrameStore
 from .tokens import TokenStore
@@ -23,20 +23,21 @@ FRAME = "/api/v1/devices/{device_id}/frames/{seq}"
 
 @web.middleware
 async def refusals(request: web.Request, handler) -> web.StreamResponse:
-    """Refused, and aiohttp's own 4xx/5xx (unknown path, method), -> a JSON error with its status
-    and a counted reason."""
+    """Refused, and aiohttp's own 4xx/5xx (unknown path, method), -> a JSON error with its status,
+    never cached, and a counted reason."""
     try:
         return await handler(request)
     except Refused as e:
         request.app[CTX].metrics.rejected.labels(e.reason).inc()
         headers = {"WWW-Authenticate": 'Bearer realm="edgecodec"'} if e.status == 401 else {}
         return web.json_response({"error": e.message, "reason": e.reason}, status=e.status,
-                                 headers={**headers, **e.headers})
+                                 headers={**NO_STORE, **headers, **e.headers})
     except web.HTTPError as e:
         reason = e.reason.lower().replace(" ", "_")
         request.app[CTX].metrics.rejected.labels(reason).inc()
-        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
-        return web.json_response({"error": e.reason, "reason": reason}, status=e.status, headers=headers)
+        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else {}
+        return web.json_response({"error": e.reason, "reason": reason}, status=e.status,
+                                 headers={**NO_STORE, **headers})
 
 
 def build_app(ctx: ServerContext) -> web.Application:

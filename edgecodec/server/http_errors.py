@@ -23,6 +23,7 @@ from ..errors import one_line
 from .metrics import ServerMetrics
 
 log = logging.getLogger("edgecodec.server")
+NO_STORE = {"Cache-Control": "no-store"}  # on every error: a later request may succeed
 
 
 def describe(exc: BaseException | None) -> str:
@@ -51,7 +52,7 @@ class _Handler(RequestHandler):
         self._metrics.rejected.labels(reason).inc()
         if request.writer.output_size > 0:  # as aiohttp: an answer has begun, the connection is dropped
             raise ConnectionError("cannot answer with an error: the response has begun")
-        resp = web.json_response({"error": text, "reason": reason}, status=status)
+        resp = web.json_response({"error": text, "reason": reason}, status=status, headers=NO_STORE)
         resp.force_close()
         return resp
 
