@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Awaitable
 
 from aiohttp import web
@@ -15,10 +14,10 @@ from .context import CTX, ServerContext
 from .integrity import drop_damaged_png, png_intact, verified_ecb
 from .local_decoder import DecodeFailed
 from .page import PAGE
+from .query import parse_limit, parse_window
 from .records import FrameRecord
 
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
-MAX_LIST = 10000
 DISCONNECT_POLL_S = 0.25  # how often a waiting PNG request checks that its client is still there
 
 
@@ -34,32 +33,12 @@ async def list_frames(request: web.Request) -> web.Response:
     device_id = _device(request)
     q = request.query
     try:
-        since = parse_time(q.get("since", "0"))
-        until = parse_time(q.get("until", str(1 << 40)))
+        since, until = parse_window(q.get("since"), q.get("until"))
+        limit = parse_limit(q.get("limit", "1000"))
     except ValueError as e:
         raise Refused(400, "bad_request", str(e)) from None
-    limit = q.get("limit", "1000")
-    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIST):
-        raise Refused(400, "bad_request", f"limit must be an integer 1..{MAX_LIST}")
-    frames = await ctx.index.frames(device_id, since, until, int(limit))
+    frames = await ctx.index.frames(device_id, since, until, limit)
     return web.json_response({"device_id": device_id, "frames": [f.to_json() for f in frames]})
-
-
-def parse_time(text: str) -> int:
-    """since/until: Unix seconds (may be fractional) or ISO 8601 with a time zone -> microseconds."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"bad time {text[:40]!r}: use Unix seconds or ISO 8601") from None
-        if when.tzinfo is None:
-            raise ValueError(f"time {text[:40]!r} needs a time zone (e.g. Z)") from None
-        seconds = when.timestamp()
-    if not 0 <= seconds <= 1 << 40:
-        raise ValueError(f"time {text[:40]!r} out of range")
-    return int(seconds * 1e6)
 
 
 async def get_ecb(request: web.Request) -> web.Response:

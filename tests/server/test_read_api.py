@@ -8,7 +8,8 @@ import pytest
 from app_client import app_client, run
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import codec
-from edgecodec.server.api import parse_time
+from edgecodec.edge.protocol import MAX_CAPTURE_US
+from edgecodec.server.query import parse_time
 from edgecodec.server.tokens import TokenStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,3 +83,27 @@ def test_a_frame_of_another_model_is_stored_its_decode_error_recorded_and_servin
     assert good_status == 200
     errors = {f["seq"]: f["decode_error"] for f in listing["frames"]}
     assert "model" in errors[0] and errors[1] is None
+
+
+def test_every_capture_time_an_upload_may_carry_is_listed_and_huge_numbers_get_400(tmp_path, tiny_ckpt):
+    store = TokenStore(tmp_path)
+    device, viewer = store.add("cam1"), store.add("alice", "viewer")
+    body = frame(tiny_ckpt, 0)
+    frames = "/api/v1/devices/cam1/frames"
+
+    async def go():
+        async with app_client(tmp_path) as (client, ctx):
+            assert (await upload(client, device, 0, body, MAX_CAPTURE_US)).status == 201
+            assert (await upload(client, device, 1, body, MAX_CAPTURE_US + 1)).status == 400
+            listed = []
+            for query in ("", "?since=4611686018427.387904", "?since=2023-11-14T22:13:20Z&limit=00001"):
+                listed.append(await (await client.get(frames + query, headers=auth(viewer))).json())
+            refused = []
+            for query in ("limit=" + "9" * 5000, "since=" + "1" * 5000, "until=4611686018427.387905", "until=1e99999"):
+                resp = await client.get(f"{frames}?{query}", headers=auth(viewer))
+                refused.append((resp.status, (await resp.json())["reason"]))
+            return listed, refused
+
+    listed, refused = run(go())
+    assert [[f["capture_us"] for f in doc["frames"]] for doc in listed] == [[MAX_CAPTURE_US]] * 3
+    assert refused == [(400, "bad_request")] * 4
