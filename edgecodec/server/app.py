@@ -65,8 +65,11 @@ async def open_context(cfg: ServerConfig) -> ServerContext:
     else:
         from .local_decoder import LocalDecoder
         from .sqlite_index import SqliteIndex
+        from .sweep import stopped_cleanly, sweep
 
         index = SqliteIndex(cfg.data)
+        if not stopped_cleanly(cfg.data):
+            await sweep(store, index, metrics, cfg.max_pixels)
         decoder = None
         if cfg.decode_workers:
             decoder = LocalDecoder(store, index, metrics, cfg)
@@ -117,3 +120,7 @@ async def serve(cfg: ServerConfig, ready=None) -> None:
     finally:  # each part takes at most stop_grace_s: waiting PNG requests get 503 at once
         await asyncio.gather(runner.cleanup(), ctx.decoder.close())
         await ctx.index.close()
+        if not cfg.nats:
+            from .sweep import mark_clean_stop
+
+            mark_clean_stop(cfg.data)

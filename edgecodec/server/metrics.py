@@ -24,5 +24,7 @@ class ServerMetrics:
         self.workers_recycled = Counter("edgecodec_server_decode_workers_recycled", "decode worker processes "
                                         "replaced after decode_worker_jobs decodes or above decode_worker_max_mb",
                                         registry=r)
+        self.swept = Counter("edgecodec_server_swept_files", "leftovers of an unclean stop found at start: frames "
+                             "indexed, partial or invalid files removed", ["action"], registry=r)
         self.ingest_seconds = Histogram("edgecodec_server_ingest_seconds", "time to validate and store a frame",
                                         registry=r, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))

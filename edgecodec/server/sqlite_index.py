@@ -83,6 +83,15 @@ class SqliteIndex:
         """Frames captured in [since, until), in sequence order."""
         return await self._call(self._frames, device_id, since_us, until_us, limit)
 
+    def _paths(self, device_id: str, first: int, last: int) -> dict[int, str]:
+        rows = self.db.execute("SELECT seq, path FROM frames WHERE device_id=? AND seq BETWEEN ? AND ?",
+                               (device_id, first, last)).fetchall()
+        return dict(rows)
+
+    async def paths(self, device_id: str, first: int, last: int) -> dict[int, str]:
+        """{seq: path} of the device's frames with ``first <= seq <= last``."""
+        return await self._call(self._paths, device_id, first, last)
+
     def _devices(self) -> list[dict]:
         out = []
         for device_id, count in self.db.execute("SELECT device_id, frames FROM devices ORDER BY device_id").fetchall():
