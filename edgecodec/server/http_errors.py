@@ -40,6 +40,14 @@ class _Handler(RequestHandler):
         super().__init__(manager, **kwargs)
         self._metrics = metrics
 
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """aiohttp's other error logs (reading the rest of a broken body, a failed write): one line with
+        the error's kind, never its message, which may quote the request."""
+        exc = kwargs.get("exc_info")
+        kind = type(exc).__name__ if isinstance(exc, BaseException) else "error"
+        log.warning("connection closed after %s (%s)", (args[0] % args[1:]).lower() if args else "an error", kind,
+                    exc_info=exc if os.environ.get("EDGECODEC_DEBUG") else None)
+
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         if status >= 500:

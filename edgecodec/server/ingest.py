@@ -10,11 +10,13 @@ import hashlib
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..codec import bitstream
 from ..edge.protocol import CAPTURE_HEADER, parse_capture_us, parse_seq, valid_device_id
 from .auth import Refused, principal
 from .context import CTX, ServerContext
+from .http_errors import describe
 from .records import FrameRecord
 
 BODY_TIMEOUT_S = 120.0  # a stalled upload frees its connection (200 KB at 16 kbit/s takes 100 s)
@@ -82,3 +84,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         return await asyncio.wait_for(collect(), BODY_TIMEOUT_S)
     except asyncio.TimeoutError:  # Python 3.10's is not the builtin TimeoutError
         raise Refused(408, "timeout", f"body not received within {BODY_TIMEOUT_S:g} s") from None
+    except ConnectionResetError:  # the client went away mid-body: counted, nobody to answer
+        raise Refused(400, "truncated", "the connection closed before the whole body arrived") from None
+    except (HttpProcessingError, web.RequestPayloadError) as e:  # e.g. a body that does not decompress
+        raise Refused(400, "malformed_request", f"malformed HTTP request ({describe(e)})") from None

@@ -103,6 +103,7 @@ async def sweep(store: FrameStore, index: SqliteIndex, metrics: ServerMetrics, m
         await _sweep_shard(store, index, device_id, shard, max_pixels, counts)
     for action, count in counts.items():
         metrics.swept.labels(action).inc(count)
-    log.info("data directory %s swept after an unclean stop: %d frame(s) indexed, %d leftover file(s) removed",
-             store.root, counts["indexed"], counts["removed"])
+    if counts["indexed"] or counts["removed"]:
+        log.warning("data directory %s swept after an unclean stop: %d frame(s) indexed, %d leftover file(s) "
+                    "removed", store.root, counts["indexed"], counts["removed"])
     return counts

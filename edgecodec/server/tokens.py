@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..edge.durable import make_dirs, write_durable
-from ..edge.protocol import check_device_id
+from ..edge.protocol import valid_device_id
 
 ROLES = ("device", "viewer")
 TOKEN_FILE = "tokens.json"
@@ -32,6 +32,14 @@ class Principal:
 
     name: str
     role: str
+
+
+def check_token_name(name: str) -> str:
+    """A new token's name: a valid device id or viewer name that does not start with '-' (on a command
+    line it reads as an option: `token add -- -rf`); ValueError with the rule otherwise."""
+    if not valid_device_id(name) or name.startswith("-"):
+        raise ValueError(f"invalid name {name[:80]!r}: use 1..64 of [A-Za-z0-9._-], not starting with '.' or '-'")
+    return name
 
 
 def _hash(token: str) -> str:
@@ -114,7 +122,7 @@ class TokenStore:
 
     def add(self, name: str, role: str = "device") -> str:
         """Create a token for ``name``; returns it (the only time it exists in clear)."""
-        check_device_id(name)
+        check_token_name(name)
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r} (choose {' or '.join(ROLES)})")
         token = "ecb_" + secrets.token_urlsafe(32)

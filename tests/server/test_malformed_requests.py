@@ -74,3 +74,20 @@ def test_malformed_requests_get_json_and_one_log_line_without_the_token(server):
 def test_redact_removes_bearer_credentials_and_tokens():
     line = "b'Authorization: Bearer ecb_AbC-123_xyz0123456789\\r' and ecb_Zz0-9_aaaaaaaaaa, bearer   s3cr3t"
     assert redact(line) == "b'Authorization: Bearer [redacted] and [redacted], bearer   [redacted]"
+
+
+def test_truncated_and_broken_upload_bodies_are_counted_without_a_traceback(server):
+    server, device, _ = server
+    head = (f"POST /api/v1/devices/cam1/frames/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {device}\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:  # the client goes away mid-body
+        s.sendall(head + b"Content-Length: 100000\r\n\r\n" + b"x" * 1000)
+    answer = exchange(server.port, head + b"Content-Encoding: gzip\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnot!")
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400") and json.loads(body)["reason"] == "malformed_request", answer
+    needles = ['edgecodec_server_requests_rejected_total{reason="truncated"} 1.0',
+               'edgecodec_server_requests_rejected_total{reason="malformed_request"} 1.0']
+    metrics = wait_for_metric(server.url, needles[0])
+    assert all(n in metrics for n in needles), metrics
+    server.stop()
+    log = server.log.read_text()
+    assert "Traceback" not in log and "ERROR" not in log and device[4:20] not in log, log

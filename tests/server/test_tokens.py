@@ -61,3 +61,12 @@ def test_a_revoke_that_matches_nothing_leaves_the_file_as_it_was(cli, tmp_path):
     assert cli("token", "revoke", "nobody", "--data", tmp_path).rc == 1
     after = (tmp_path / TOKEN_FILE).stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+@pytest.mark.parametrize("name", ["-rf", "--role", "-", ".hidden", "a b", "../etc", "cam\n1", "x" * 65, ""])
+def test_token_add_refuses_option_like_and_invalid_names(cli, tmp_path, name):
+    result = cli("token", "add", "--data", tmp_path, "--", name)
+    assert result.rc == 1 and result.out == "" and len(result.err_lines) == 1, result
+    assert "invalid name" in result.err and "not starting with '.' or '-'" in result.err
+    assert not (tmp_path / TOKEN_FILE).exists()
+    assert cli("token", "add", "--data", tmp_path, "--", "cam-1_a.b").rc == 0
