@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # torch's CPU build is pinned here: an unpinned torch pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# dev: everything (the daemon's [edge], the server's [server], [eval] and the test tools), which the tests need;
+# EXTRAS=edge or EXTRAS=server installs what a camera or a server runs.
+EXTRAS ?= dev
 
 .PHONY: install system-deps demo test bench clean
 
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml setup.py edgecodec/codec/entropy/_rans.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: install

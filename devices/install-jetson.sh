@@ -196,9 +196,12 @@ install_venv() {
     run python3 -m venv --system-site-packages "$VENV"
     run "$VENV/bin/pip" install --upgrade pip
     if [ -n "$TORCH_WHEEL" ]; then run "$VENV/bin/pip" install "$TORCH_WHEEL"; fi
-    run "$VENV/bin/pip" install "$SRC"
+    # [edge]: the daemon's extras, not the server's. On aarch64 pyproject.toml keeps NumPy below 2:
+    # JetPack's cv2 and torch are built against NumPy 1.x and do not import under NumPy 2.
+    run "$VENV/bin/pip" install "${SRC}[edge]"
     # pip's OpenCV has no GStreamer: remove it so that JetPack's system cv2 is imported.
     run "$VENV/bin/pip" uninstall -y opencv-python-headless opencv-python
+    run "$VENV/bin/python" -c 'import cv2, numpy, torch; assert numpy.__version__.startswith("1."), numpy.__version__'
     run "$VENV/bin/python" -c 'from edgecodec.edge.sources import gstreamer_available as g; assert g(), "no GStreamer"'
 }
 

@@ -12,6 +12,8 @@ from ..errors import one_line
 from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, training
 
 COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, calibrate, doctor)
+EXTRA_MODULES = {"aiohttp": "server", "nats": "server", "prometheus_client": "edge", "onnxconverter_common": "edge"}
+SERVER_COMMANDS = ("serve", "worker")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -54,14 +56,22 @@ def main(argv: list[str] | None = None) -> int:
         print("edgecodec: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, KeyError, RuntimeError) as e:
-        if os.environ.get("EDGECODEC_DEBUG"):
-            traceback.print_exc()
-        print(f"edgecodec: error: {one_line(e)}", file=sys.stderr)
-        return 1
+        return _error(one_line(e))
+    except ModuleNotFoundError as e:
+        extra = EXTRA_MODULES.get((e.name or "").partition(".")[0])
+        if extra is None:
+            return _error(f"internal error (ModuleNotFoundError: {one_line(e)}); set EDGECODEC_DEBUG=1 for details")
+        extra = "server" if args.command in SERVER_COMMANDS else extra
+        return _error(f"{args.command} needs {e.name}, which the {extra} extra installs: "
+                      f"pip install 'edgecodec[{extra}]'")
     except Exception as e:  # a bug: still one line, the traceback only on request
-        if os.environ.get("EDGECODEC_DEBUG"):
-            traceback.print_exc()
-        print(f"edgecodec: error: internal error ({type(e).__name__}: {one_line(e)}); "
-              "set EDGECODEC_DEBUG=1 for details", file=sys.stderr)
-        return 1
+        return _error(f"internal error ({type(e).__name__}: {one_line(e)}); set EDGECODEC_DEBUG=1 for details")
+
+
+def _error(line: str) -> int:
+    """Print one error line (the traceback too with EDGECODEC_DEBUG set); the exit status 1."""
+    if os.environ.get("EDGECODEC_DEBUG"):
+        traceback.print_exc()
+    print(f"edgecodec: error: {line}", file=sys.stderr)
+    return 1
 

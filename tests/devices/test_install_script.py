@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
 from devices_harness import INSTALL, JETSON_PROFILES, profile_data
+
+from edgecodec.edge.tomlconfig import read_toml
 
 TOKEN = "ecb_dry-run-secret-token"
 SYSTEM_PATHS = [Path(p) for p in ("/opt/edgecodec", "/etc/edgecodec", "/var/lib/edgecodec",
@@ -143,6 +148,23 @@ def test_int8_engines_with_a_calibrated_model(sandbox, tmp_path):
     (tmp_path / "tok").write_text(TOKEN)
     planned = _planned(_install(env, "orin-nano-8gb", "--model", str(model), "--token-file", str(tmp_path / "tok")))
     _index(planned, r"export trt .* --precision int8 .* --model /opt/edgecodec/models/encoder-int8.pt$")
+
+
+def test_the_venv_gets_the_edge_extra_and_numpy_1_on_jetpack(dry_runs):
+    """pip installs the checkout with [edge]; its requirements on a Jetson (aarch64; Python 3.10 on JetPack 6,
+    3.12 on JetPack 7) keep NumPy below 2, which JetPack's cv2 and torch need; then both are imported."""
+    planned = _planned(dry_runs["orin-nano-8gb"])
+    install = _index(planned, r"^/opt/edgecodec/venv/bin/pip install \S+\\\[edge\\\]$")
+    check = _index(planned, r"^/opt/edgecodec/venv/bin/python -c import\\ cv2\\,\\ numpy\\,\\ torch\\;")
+    assert install < _index(planned, r"^/opt/edgecodec/venv/bin/pip uninstall -y opencv-python-headless") < check
+    project = Path(shlex.split(planned[install])[-1].removesuffix("[edge]"))
+    data = read_toml(project / "pyproject.toml")["project"]
+    for python in ("3.10", "3.12"):
+        env = {**default_environment(), "platform_machine": "aarch64", "python_version": python, "extra": "edge"}
+        wanted = [Requirement(r) for r in data["dependencies"] + data["optional-dependencies"]["edge"]]
+        applying = {r.name: r.specifier for r in wanted if r.marker is None or r.marker.evaluate(env)}
+        assert "1.26.4" in applying["numpy"] and "2.0.0" not in applying["numpy"]
+        assert "aiohttp" not in applying
 
 
 def test_dry_run_without_a_qat_model_builds_fp16_and_says_why(dry_runs):
