@@ -120,6 +120,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     fields = ("source", "server", "device_id", "token_file", "spool", "fps", "quality", "max_frames", "loop",
               "model", "backend", "http_listen")
     cfg = _config(args, DaemonConfig, fields)
+    _check_secrets(args, cfg.source)
     if args.validate_config:
         from ..edge.spool import check_writable
         from ..edge.uploader import read_token
@@ -133,6 +134,16 @@ def run_daemon(args: argparse.Namespace) -> int:
     summary = run(cfg)
     print(json.dumps(summary))
     return 0
+
+
+def _check_secrets(args: argparse.Namespace, source: str) -> None:
+    """Every ``${NAME}`` of the source is set here (a one-line configuration error naming it, never a value)."""
+    from ..edge.credentials import expand
+
+    try:
+        expand(source)
+    except ValueError as e:
+        raise ValueError(f"{args.config or 'configuration'}: source: {e}") from None
 
 
 def run_serve(args: argparse.Namespace) -> int:

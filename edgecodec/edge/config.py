@@ -19,7 +19,8 @@ class DaemonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str = Field(description="video file, /dev/videoN or index, rtsp:// URL, GStreamer pipeline, or csi:N "
-                                    "(default: from the [device.capture] preset)")
+                                    "(default: from the [device.capture] preset); ${NAME} in it is replaced, when "
+                                    "the source is opened, by the systemd credential or environment variable NAME")
     server: str = Field(pattern=r"^https?://[^\s/]+",
                         description="ingest server base URL, e.g. https://nvr.example:8443")
     device_id: str = Field(description="this camera's id: 1..64 of [A-Za-z0-9._-], not starting with '.'")

@@ -77,7 +77,8 @@ class RtspCapture(_Table):
     """An IP camera's RTSP stream."""
 
     kind: Literal["rtsp"] = Field(description="rtsp: an IP camera's stream")
-    url: str = Field(pattern=r"^rtsps?://[^\s!]+$", description="rtsp:// URL of the stream")
+    url: str = Field(pattern=r"^rtsps?://[^\s!]+$", description="rtsp:// URL of the stream (a password as "
+                     "${NAME}: the systemd credential or environment variable NAME)")
     codec: Literal["h264", "h265"] = Field(default="h264", description="the stream's video codec")
 
 

@@ -7,6 +7,7 @@ nvarguscamerasrc). Pipelines need an OpenCV built with GStreamer (JetPack's syst
 OpenCV; pip's wheels have none); without it, network streams fall back to FFmpeg.
 FFmpeg's own log lines are silenced (a failure is reported as one error of ours; OpenCV's
 logger is silenced in ``imageio``); setting OPENCV_FFMPEG_LOGLEVEL shows them again.
+A ``${NAME}`` in a source (an RTSP password) is substituted only by ``open_capture`` (``credentials``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .credentials import expand
 
 CSI_PIPELINE = ("nvarguscamerasrc sensor-id={sensor} ! video/x-raw(memory:NVMM),width=1920,height=1080,"
                 "framerate=30/1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! "
@@ -80,12 +83,17 @@ def is_jetson() -> bool:
 
 
 def open_capture(plan: SourcePlan):
-    """Open the planned source (FFmpeg kept quiet); raises OSError when OpenCV cannot."""
+    """Open the planned source with its ``${NAME}`` secrets substituted (FFmpeg kept quiet); raises OSError
+    when a secret is unset or OpenCV cannot open it (the message shows the source unsubstituted)."""
     import cv2
 
+    try:
+        target = expand(plan.target) if isinstance(plan.target, str) else plan.target
+    except ValueError as e:
+        raise OSError(f"cannot open {plan.kind} source {plan.target!r}: {e}") from None
     # OpenCV reads it once, when its FFmpeg backend initialises (the first capture); -8 is AV_LOG_QUIET
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    cap = cv2.VideoCapture(plan.target, getattr(cv2, plan.api))
+    cap = cv2.VideoCapture(target, getattr(cv2, plan.api))
     if not cap.isOpened():
         cap.release()
         why = ": not a video OpenCV can read, or a corrupt one" if plan.kind == "file" else ""
