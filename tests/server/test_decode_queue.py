@@ -108,7 +108,8 @@ def test_the_request_queue_and_each_cameras_pixel_budget_answer_429(tmp_path, ti
             queued.append(asyncio.ensure_future(site.get("cam2", 0)))
             await until(lambda: sample(ctx, "edgecodec_server_decode_requests_waiting") == 3)
             full = await site.get("cam2", 1)
-            refusals = [(r.status, r.headers.get("Retry-After"), (await r.json())["reason"]) for r in (over_budget, full)]
+            refusals = [(r.status, r.headers.get("Retry-After"), (await r.json())["reason"])
+                        for r in (over_budget, full)]
             first = await site.release()
             return refusals, first, [(await r).status for r in queued]
 

@@ -81,7 +81,8 @@ def test_truncated_and_broken_upload_bodies_are_counted_without_a_traceback(serv
     head = (f"POST /api/v1/devices/cam1/frames/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {device}\r\n").encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:  # the client goes away mid-body
         s.sendall(head + b"Content-Length: 100000\r\n\r\n" + b"x" * 1000)
-    answer = exchange(server.port, head + b"Content-Encoding: gzip\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnot!")
+    undecodable = b"Content-Encoding: gzip\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnot!"
+    answer = exchange(server.port, head + undecodable)
     status, _, body = answer.partition(b"\r\n\r\n")
     assert status.startswith(b"HTTP/1.1 400") and json.loads(body)["reason"] == "malformed_request", answer
     needles = ['edgecodec_server_requests_rejected_total{reason="truncated"} 1.0',
