@@ -19,23 +19,21 @@ def load_codec(model_spec: str | None, name: str = "torch", engine_dir: str | No
                plugin_library: Path | None = None) -> Codec:
     """Load the model (and its conditional model for delta frames) and wrap its float transforms
     for the named runtime."""
-    from .checkpoint import load_conditional, load_model
-    from .codec.codec import Codec, model_id
+    from .checkpoint import load_models
+    from .codec.codec import Codec
 
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})")
-    model = load_model(model_spec)
-    conditional = load_conditional(model_spec, model)
-    if name == "torch":
-        return Codec(model, conditional=conditional)
+    if name == "tensorrt" and not engine_dir:
+        raise ValueError("the tensorrt backend needs --engines DIR (built by `edgecodec export trt`)")
+    model, conditional = load_models(model_spec)
+    codec = Codec(model, conditional=conditional)
     if name == "onnxruntime":
         from .runtime_onnx import onnx_transforms
 
-        encoder, decoder = onnx_transforms(model, model_id(model))
-        return Codec(model, encoder, decoder, conditional)
-    from .runtime_trt import engine_transforms
+        codec.encoder, codec.decoder = onnx_transforms(model, codec.model_id)
+    elif name == "tensorrt":
+        from .runtime_trt import engine_transforms
 
-    if not engine_dir:
-        raise ValueError("the tensorrt backend needs --engines DIR (built by `edgecodec export trt`)")
-    encoder, decoder = engine_transforms(Path(engine_dir), plugin_library)
-    return Codec(model, encoder, decoder, conditional)
+        codec.encoder, codec.decoder = engine_transforms(Path(engine_dir), plugin_library)
+    return codec

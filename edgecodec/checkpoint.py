@@ -100,7 +100,10 @@ def build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKI
 
 def from_checkpoint(path: str | Path) -> DKIC:
     """Model ready to code, from a checkpoint file (its config travels inside)."""
-    model = build_model(path, read_checkpoint(path))
+    return _ready(build_model(path, read_checkpoint(path)))
+
+
+def _ready(model: DKIC) -> DKIC:
     model.eval()
     if not bool(model.hyper_synthesis.out.requant.frozen):
         model.update()
@@ -149,13 +152,9 @@ def attach_conditional(src: str | Path, dst: str | Path, conditional: Conditiona
     atomic_torch_save(payload, Path(dst))
 
 
-def load_conditional(spec: str | None, model: DKIC) -> ConditionalEntropy | None:
-    """The conditional model for delta frames that travels in the model file (None: intra-only
-    delta coding, or a registered configuration)."""
-    path = DEFAULT_WEIGHTS if spec is None else Path(spec)
-    if not path.is_file():
-        return None
-    payload = read_checkpoint(path).get("conditional")
+def build_conditional(path: str | Path, payload: dict | None, model: DKIC) -> ConditionalEntropy | None:
+    """The conditional network of a model file's ``conditional`` entry ({"width", "state"}); None when
+    the file has none (delta frames then use the intra parameters)."""
     if payload is None:
         return None
     try:
@@ -164,6 +163,16 @@ def load_conditional(spec: str | None, model: DKIC) -> ConditionalEntropy | None
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
         raise ModelLoadError(f"{path}: its conditional model does not fit ({one_line(e, 200)})") from None
     return conditional.eval()
+
+
+def load_models(spec: str | None = None) -> tuple[DKIC, ConditionalEntropy | None]:
+    """:func:`load_model` and the conditional network that travels in the same file (read once)."""
+    path = DEFAULT_WEIGHTS if spec is None else Path(spec)
+    if not path.is_file():
+        return load_model(spec), None
+    payload = read_checkpoint(path)
+    model = _ready(build_model(path, payload))
+    return model, build_conditional(path, payload.get("conditional"), model)
 
 
 def load_model(spec: str | None = None) -> DKIC:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from edgecodec.checkpoint import load_conditional
+from edgecodec.checkpoint import load_models
 from edgecodec.codec.models.conditional import ConditionalEntropy
 
 from scene_frames import next_frame
@@ -14,7 +14,7 @@ from scene_frames import next_frame
 @pytest.fixture(scope="session")
 def starter_conditional(starter_model) -> ConditionalEntropy:
     """The conditional model shipped with the starter model, or one trained in seconds on two scenes."""
-    shipped = load_conditional(None, starter_model)
+    shipped = load_models(None)[1]
     if shipped is not None:
         return shipped
     from edgecodec.imageio import read_image

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgecodec.checkpoint import from_checkpoint
+from edgecodec.checkpoint import build_conditional, from_checkpoint
 from edgecodec.codec import bitstream
 from edgecodec.codec.codec import Codec, latent_hash
 from edgecodec.codec.models.conditional import ConditionalEntropy
@@ -46,10 +46,7 @@ def golden_frames(image: np.ndarray) -> list[np.ndarray]:
 
 
 def load_conditional(model) -> ConditionalEntropy:
-    payload = torch.load(CONDITIONAL, weights_only=True)
-    conditional = ConditionalEntropy(model.config, payload["width"])
-    conditional.load_state_dict(payload["state"])
-    return conditional.eval()
+    return build_conditional(CONDITIONAL, torch.load(CONDITIONAL, weights_only=True), model)
 
 
 def regenerate(model, image: np.ndarray) -> None:
