@@ -1,9 +1,10 @@
 """Dependencies: the server's stack in the [server] extra, the device's in [edge], what both need in the core;
 every import of the package covered by what its part installs; the edge commands run without the server's
-stack; the ONNX Runtime requirement where DeformConv runs."""
+stack; the ONNX Runtime requirement where DeformConv runs; the LICENSE and the documented server unit."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ SERVER_ONLY = {"aiohttp", "nats-py"}
 
 def listed(extra: str | None = None) -> list[Requirement]:
     """The core's requirements and those of ``extra``, whatever their environment markers."""
-    return [Requirement(r) for r in PROJECT["dependencies"] + (PROJECT["optional-dependencies"][extra] if extra else [])]
+    extras = PROJECT["optional-dependencies"][extra] if extra else []
+    return [Requirement(r) for r in PROJECT["dependencies"] + extras]
 
 
 def requirements(extra: str | None = None, **environment: str) -> dict[str, Requirement]:
@@ -113,3 +115,40 @@ def test_the_server_imports_no_capture_code():
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     assert not set(loaded.stdout.split()) & {"edgecodec.edge.sources", "edgecodec.edge.daemon", "edgecodec.edge.roles",
                                              "edgecodec.edge.uploader", "edgecodec.edge.spool", "edgecodec.videoio"}
+
+
+LICENSE_HEADINGS = {"Apache-2.0": ("Apache License", "Version 2.0, January 2004")}  # SPDX id -> title lines
+
+
+def test_the_license_file_is_the_license_pyproject_names():
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[0] == "Copyright (c) 2026 the edgecodec authors"
+    assert tuple(lines[1:3]) == LICENSE_HEADINGS[PROJECT["license"]["text"]]
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+def server_unit() -> str:
+    """The systemd unit docs/server.md gives for the server (the ini block after its `### systemd` heading)."""
+    text = (ROOT / "docs" / "server.md").read_text(encoding="utf-8")
+    return text.split("### systemd", 1)[1].split("```ini\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_server_unit_has_the_daemons_hardening():
+    from edgecodec.edge.profile import HARDENING
+
+    lines = server_unit().splitlines()
+    daemon = {line for line in HARDENING if not line.startswith(("#", "RestrictAddressFamilies=", "UMask="))}
+    assert daemon - set(lines) == set()
+    server = {"Wants=network-online.target", "After=network-online.target", "PrivateDevices=yes",
+              "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ReadWritePaths=/srv/edgecodec", "User=edgecodec"}
+    assert server - set(lines) == set()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_accepts_the_documented_server_unit(tmp_path):
+    """systemd-analyze verify, with ExecStart pointing at this venv's edgecodec."""
+    unit = tmp_path / "edgecodec-server.service"
+    unit.write_text(server_unit().replace("/opt/edgecodec/venv", str(Path(sys.executable).parent.parent)))
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == "", result.stderr

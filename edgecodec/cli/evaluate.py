@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and mean encode/decode time of TEST against REFERENCE.")
     c.add_argument("reference", help="results.json of the reference run")
     c.add_argument("test", help="results.json of the run measured against it")
+    c.add_argument("--plot", metavar="OUT", default=None,
+                   help="also write both runs' PSNR curves in one R-D plot to OUT (.svg or .png)")
     c.set_defaults(run=run_compare)
 
 
@@ -74,12 +76,41 @@ def _edgecodec_result(path: str) -> dict:
     return result
 
 
+def _check_plot(path: str) -> None:
+    """Refuse, before any work, a --plot output that is not an .svg/.png file in a writable folder."""
+    out = Path(path)
+    if out.suffix.lower() not in (".svg", ".png"):
+        raise ValueError(f"--plot {path}: the name must end in .svg or .png")
+    if out.is_dir():
+        raise IsADirectoryError(f"--plot {path} is a folder")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--plot {path}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"--plot {path}: folder {out.parent} is not writable")
+
+
+def _compare_plot(args: argparse.Namespace, ref: dict, test: dict) -> bytes:
+    """Both runs' edgecodec PSNR curves in one R-D plot (reference solid, test dashed)."""
+    from ..evaluation.plots import Series, rd_plot
+    from ..evaluation.runner import curve
+
+    series = [Series(f"{role}: {path}", curve(r)["bpp"], curve(r)["psnr"], "edgecodec")
+              for role, path, r in (("reference", args.reference, ref), ("test", args.test, test))]
+    return rd_plot(series, "PSNR RGB (dB)", f"edgecodec compare: {len(ref['image_names'])} images",
+                   fmt=Path(args.plot).suffix.lower()[1:])
+
+
 def run_compare(args: argparse.Namespace) -> int:
     from ..evaluation.runner import MIN_OVERLAP_DB, bd_against, curve
+    from ..imageio import write_atomic
 
+    if args.plot:
+        _check_plot(args.plot)
     ref, test = _edgecodec_result(args.reference), _edgecodec_result(args.test)
     if ref["image_names"] != test["image_names"]:
         raise ValueError("the two runs evaluated different images; BD-rate needs the same set")
+    if args.plot:
+        write_atomic(args.plot, _compare_plot(args, ref, test))
     bd = bd_against(curve(test), curve(ref))
     fmt = lambda v, unit: f"n/a (overlap < {MIN_OVERLAP_DB:g} dB)" if v is None else f"{v:+.2f}{unit}"  # noqa: E731
     mean = lambda r, k: sum(p[k] for p in r["points"]) / len(r["points"])  # noqa: E731
@@ -88,6 +119,8 @@ def run_compare(args: argparse.Namespace) -> int:
           f"BD-rate (MS-SSIM) {fmt(bd['bd_rate_msssim_pct'], ' %')}")
     for key, name in (("encode_s", "encode"), ("decode_s", "decode")):
         print(f"mean {name} time: {mean(test, key) * 1e3:.0f} ms vs {mean(ref, key) * 1e3:.0f} ms")
+    if args.plot:
+        print(f"wrote {args.plot}")
     return 0
 
 

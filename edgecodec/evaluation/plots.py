@@ -1,7 +1,7 @@
 """Figures of the evaluation: rate-distortion plots and a visual comparison at equal bpp.
 
-Rendered with matplotlib's object API (no pyplot, no display needed) into PNG bytes, so
-the caller writes them atomically.
+Rendered with matplotlib's object API (no pyplot, no display needed) into PNG or SVG bytes,
+so the caller writes them atomically.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from .baselines import Codec
 from .runner import Image, measure
 
+Span = tuple[float, float]
 EDGECODEC_STYLE = {"color": "black", "linewidth": 2.8, "marker": "o", "markersize": 6, "zorder": 10}
 
 
@@ -53,30 +54,72 @@ def _png(fig, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def rd_plot(series: Sequence[Series], ylabel: str, title: str) -> bytes:
-    """PNG of bpp against a quality measure; edgecodec bold, anchors dashed."""
+def _svg(fig) -> bytes:
+    """SVG with text as text (searchable, smaller) and no date, so equal figures give equal bytes."""
+    from matplotlib import rc_context
+
+    buf = io.BytesIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "edgecodec"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def _points(s: Series) -> list[tuple[float, float]]:
+    """The finite (bpp, value) pairs of a series, by bpp."""
+    return sorted((b, v) for b, v in zip(s.bpp, s.value)
+                  if b is not None and v is not None and np.isfinite(b) and np.isfinite(v))
+
+
+def _at(pts: list[tuple[float, float]], x: float) -> list[float]:
+    """The curve's value at ``x`` (linear between its points), [] outside its bpp range."""
+    return [float(np.interp(x, *zip(*pts)))] if pts[0][0] <= x <= pts[-1][0] else []
+
+
+def rd_limits(series: Sequence[Series], margin: float = 0.05) -> tuple[Span, Span] | None:
+    """((x0, x1), (y0, y1)) of an R-D plot: the bpp range of the edgecodec series, ``margin`` of it wider
+    on each side (not below 0), and the values every curve takes inside it (curves clipped at the edges);
+    None without an edgecodec point (matplotlib's own limits then)."""
+    curves = [(s.kind, pts) for s in series if (pts := _points(s))]
+    own = [b for kind, pts in curves if kind == "edgecodec" for b, _ in pts]
+    if not own:
+        return None
+    pad = margin * (max(own) - min(own)) or margin * max(own)
+    x0, x1 = max(min(own) - pad, 0.0), max(own) + pad
+    ys = [v for _, pts in curves for v in [v for b, v in pts if x0 <= b <= x1] + _at(pts, x0) + _at(pts, x1)]
+    ypad = margin * (max(ys) - min(ys)) or 1.0
+    return (x0, x1), (min(ys) - ypad, max(ys) + ypad)
+
+
+def rd_plot(series: Sequence[Series], ylabel: str, title: str, fmt: str = "png") -> bytes:
+    """PNG (or ``fmt="svg"``) of bpp against a quality measure over edgecodec's bpp range (rd_limits):
+    edgecodec bold black (solid, then dashed, dotted for more edgecodec series), anchors dashed."""
     fig = _figure(8, 6)
     ax = fig.add_subplot(1, 1, 1)
+    own = 0
     for s in series:
-        pts = sorted((b, v) for b, v in zip(s.bpp, s.value)
-                     if b is not None and v is not None and np.isfinite(b) and np.isfinite(v))
+        pts = _points(s)
         if not pts:
             continue
         x, y = zip(*pts)
         if s.kind == "edgecodec":
-            ax.plot(x, y, label=s.label, **EDGECODEC_STYLE)
+            ax.plot(x, y, label=s.label, **{**EDGECODEC_STYLE, "linestyle": ("-", "--", ":")[own % 3]})
+            own += 1
         elif s.kind == "anchor":
             ax.plot(x, y, label=s.label, linestyle="--", linewidth=1.2, marker=".", alpha=0.8)
         else:
             ax.plot(x, y, label=s.label, linewidth=1.6, marker="s", markersize=4)
-    ax.set_xlabel("bits per pixel (real file size)")
+    limits = rd_limits(series)
+    if limits:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    ax.set_xlabel("bits per pixel (real file size)" + ("; axis: edgecodec's range, other curves cut" if limits else ""))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if ax.lines:  # none where the measure is undefined for every image (MS-SSIM of tiny images)
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _png(fig, 120)
+    return _svg(fig) if fmt == "svg" else _png(fig, 120)
 
 
 def detail_crop(image: np.ndarray, size: int) -> tuple[int, int, int]:

@@ -49,3 +49,36 @@ def test_results_without_usable_points_are_refused_before_any_output(cli, tmp_pa
     assert r.rc == 1 and not r.out and len(r.err_lines) == 1, (r.out, r.err)
     assert r.err.startswith(f"edgecodec: error: {bad} is not a results.json written by `edgecodec eval` (")
 
+
+
+def svg_labels(path) -> list[str]:
+    """The legend's and tick labels' texts of an SVG written by the plotting module (text kept as text)."""
+    import xml.etree.ElementTree as ET
+
+    return ["".join(t.itertext()) for t in ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_plot_writes_both_runs_curves(cli, tmp_path):
+    ref, test, out = results(tmp_path / "ref.json", 1.0), results(tmp_path / "test.json", 0.9), tmp_path / "rd.svg"
+    r = cli("compare", ref, test, "--plot", out)
+    assert r.rc == 0, r.err
+    assert f"wrote {out}" in r.out
+    labels = svg_labels(out)
+    assert f"reference: {ref}" in labels and f"test: {test}" in labels
+
+
+@pytest.mark.parametrize("target", ["missing/rd.svg", "folder", "rd.pdf"])
+def test_a_bad_plot_path_is_one_line_error_before_any_output(cli, tmp_path, target):
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / target
+    r = cli("compare", results(tmp_path / "ref.json", 1.0), results(tmp_path / "test.json", 0.9), "--plot", out)
+    assert r.rc == 1 and not r.out and len(r.err_lines) == 1, (r.out, r.err)
+    assert r.err.startswith(f"edgecodec: error: --plot {out}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "ref.json", "test.json"]
+
+
+def test_a_failed_compare_leaves_no_plot(cli, tmp_path):
+    out = tmp_path / "rd.svg"
+    r = cli("compare", results(tmp_path / "ref.json", 1.0), results(tmp_path / "t.json", 1.0, names=("c.png",)),
+            "--plot", out)
+    assert r.rc == 1 and not out.exists()
