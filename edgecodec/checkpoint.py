@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ import torch
 from .codec.models.config import REGISTRY, CodecConfig, get_config
 from .codec.models.conditional import ConditionalEntropy
 from .codec.models.dkic import DKIC
+from .codec.models.int8_plan import without_int8
 from .errors import one_line
 from .imageio import refuse_overwriting, write_atomic
 
@@ -32,15 +34,16 @@ def init_model(config: CodecConfig, seed: int = 0) -> DKIC:
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     model = DKIC(config)
-    calibrate(model, torch.rand(2, 3, 128, 128).mul(0.5).add(0.25))
+    observe_ranges(model, torch.rand(2, 3, 128, 128).mul(0.5).add(0.25))
     torch.random.set_rng_state(gen_state)
     model.eval().update()
     return model
 
 
 @torch.no_grad()
-def calibrate(model: DKIC, images: torch.Tensor) -> None:
-    """Let the integer layers' observers see data (for models that never trained)."""
+def observe_ranges(model: DKIC, images: torch.Tensor) -> None:
+    """One training-mode pass over ``images`` at spread quality levels, so that the integer layers record
+    their value ranges (for models that never trained; the weights do not change)."""
     was_training = model.training
     model.train()
     levels = torch.linspace(0, model.config.quality_levels - 1, images.shape[0])
@@ -53,6 +56,31 @@ def save_checkpoint(path: str | Path, model: DKIC, extra: dict | None = None) ->
     payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": model.state_dict()}
     payload.update(extra or {})
     atomic_torch_save(payload, Path(path))
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """Where a training run stands, saved with its model so that the run resumes exactly."""
+
+    step: int
+    optimizer: dict  # the optimizer's state_dict()
+    rng: dict  # {"torch": ..., "python": ...} generator states
+    sampler_rng: dict  # the crop sampler's NumPy bit generator state
+    options: dict  # the run's options, for the record
+
+
+def save_training_checkpoint(path: str | Path, model: DKIC, state: TrainingState) -> None:
+    """Atomically write a resumable training checkpoint: the model and ``state``."""
+    save_checkpoint(path, model, asdict(state))
+
+
+def training_state(path: str | Path, payload: dict) -> TrainingState:
+    """The :class:`TrainingState` of a training checkpoint read from ``path``."""
+    try:
+        return TrainingState(int(payload["step"]), payload["optimizer"], payload["rng"], payload["sampler_rng"],
+                             payload.get("options", {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelLoadError(f"{path} is not a resumable training checkpoint ({one_line(e, 200)})") from None
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
@@ -105,17 +133,9 @@ def from_checkpoint(path: str | Path) -> DKIC:
 
 def _ready(model: DKIC) -> DKIC:
     model.eval()
-    if not bool(model.hyper_synthesis.out.requant.frozen):
+    if not model.frozen:
         model.update()
     return model
-
-
-def without_int8(config: CodecConfig, state: dict) -> tuple[CodecConfig, dict]:
-    """The float model with the same weights as an int8 (QAT) one: fake quantisation removed."""
-    extra = {k: v for k, v in config.extra.items() if k not in ("int8", "int8_keep_float")}
-    int8_keys = (".act.scale", ".w_scale")
-    state = {k: v for k, v in state.items() if not k.endswith(int8_keys) and ".sampling_quant." not in k}
-    return CodecConfig.from_dict(dict(config.to_dict(), extra=extra)), state
 
 
 def package_checkpoint(src: str | Path, dst: str | Path, half: bool = True, drop_int8: bool = False) -> DKIC:

@@ -95,7 +95,7 @@ def check_decoder_unchanged(before: dict[str, torch.Tensor], before_id: bytes, m
 def adapt_encoder(model: DKIC, images: list[np.ndarray], opts: AdaptOptions,
                   tick: Tick = lambda loss: None) -> DKIC:
     """A copy of ``model`` whose encoder-only transforms are fine-tuned on ``images``."""
-    if model.config.extra.get("int8"):
+    if model.config.int8:
         raise ValueError("adapt the float model, then calibrate int8 ranges")
     adapted = copy.deepcopy(model)
     before, before_id = decoder_state(adapted), model_id(adapted)

@@ -34,8 +34,8 @@ def observation_points(model: DKIC) -> dict[str, nn.Module]:
     """{int8 model's FakeQuantAct name: float module whose input it quantises}."""
     points: dict[str, nn.Module] = {}
     config = int8_config(model.config, "encoder")  # what `edgecodec qat --parts encoder` quantises
-    keep_float = set(config.extra["int8_keep_float"])
-    for part in config.extra["int8"]:
+    keep_float = set(config.int8_keep_float)
+    for part in config.int8:
         for name, module in getattr(model, part).named_modules():
             full = f"{part}.{name}"
             if isinstance(module, nn.Conv2d) and full not in keep_float:
@@ -104,7 +104,7 @@ def choose_scales(histograms: dict[str, AbsHistogram], method: str, percentile: 
 
 def build_int8(model: DKIC, scales: dict[str, float]) -> DKIC:
     """A copy of ``model`` with int8 fake-quantised encoder transforms and the given activation scales."""
-    if model.config.extra.get("int8"):
+    if model.config.int8:
         raise ValueError("the model is already quantised; calibrate its float checkpoint")
     q = DKIC(int8_config(model.config, "encoder"))
     result = q.load_state_dict(copy.deepcopy(model.state_dict()), strict=False)

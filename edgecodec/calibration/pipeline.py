@@ -213,7 +213,7 @@ def calibrate(opts: CalibrateOptions) -> dict:
     plan = frames.plan(opts.source)  # a missing or malformed source fails before anything is written
     started, clock = _now(), time.perf_counter()
     server = load_model(opts.model).eval()
-    if server.config.extra.get("int8"):
+    if server.config.int8:
         raise ValueError("calibrate needs the float model (this one is already int8)")
     with Staging(Path(opts.out), OUTPUTS) as stage:
         captured = _capture(opts, plan, stage)

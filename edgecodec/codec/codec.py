@@ -39,6 +39,7 @@ class ReferenceError(ValueError):
 
 
 ENCODER_ONLY = ("analysis.", "hyper_analysis.", "gain.log_gain")
+INT8_PLAN = ("int8", "int8_keep_float")  # configuration fields that say how a model was trained, not what it decodes
 
 
 def model_id(model: DKIC) -> bytes:
@@ -48,7 +49,7 @@ def model_id(model: DKIC) -> bytes:
     encoder, e.g. one adapted on site or quantised for a Jetson, writes files that the
     server's model decodes, and they carry the same id.
     """
-    config = {k: v for k, v in model.config.to_dict().items() if k != "extra"}  # extra: how it was trained
+    config = {k: v for k, v in model.config.to_dict().items() if k not in INT8_PLAN}
     h = hashlib.sha256(repr(sorted(config.items())).encode())
     for name, t in sorted(model.state_dict().items()):
         if name.startswith(ENCODER_ONLY):

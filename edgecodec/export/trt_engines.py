@@ -28,7 +28,7 @@ def compute_capability() -> tuple[int, int]:
 def build_model_engines(model: DKIC, model_id: str, out: Path, precision: str, resolutions: list[tuple[int, int]],
                         plugin_library: Path | None = None) -> dict[str, Path]:
     """encoder.engine / decoder.engine links in ``out`` pointing at cached engines (built if missing)."""
-    if precision == "int8" and not model.config.extra.get("int8"):
+    if precision == "int8" and not model.config.int8:
         raise ValueError("int8 engines need a quantisation-aware checkpoint: run `edgecodec qat` first")
     trt = import_tensorrt()
     graphs = export_graphs(model, "plugin" if plugin_library else "grid_sample")

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import atomic_torch_save, build_model, read_checkpoint
+from ..checkpoint import (TrainingState, build_model, read_checkpoint, save_checkpoint, save_training_checkpoint,
+                          training_state)
 from ..codec.models.config import get_config
 from ..codec.layers.fake_quant import FakeQuantAct
 from ..codec.models.dkic import DKIC, PAD_MULTIPLE
@@ -85,10 +86,11 @@ def check_options(opts: TrainOptions) -> None:
         raise ValueError(f"--lr-final must be a number >= 0, got {opts.lr_final:g}")
 
 
-def _build(opts: TrainOptions, state: dict | None) -> DKIC:
-    """The model to train: resumed, fine-tuned from --init (optionally made int8), or fresh."""
-    if state is not None:
-        return build_model(Path(opts.out) / "last.pt", state)
+def _build(opts: TrainOptions, resumed: dict | None) -> DKIC:
+    """The model to train: resumed (from this checkpoint), fine-tuned from --init (optionally made int8), or
+    fresh."""
+    if resumed is not None:
+        return build_model(Path(opts.out) / "last.pt", resumed)
     if not opts.init:
         if opts.spatial is not None:
             raise ValueError("--spatial changes a trained model's plan: it needs --init")
@@ -119,7 +121,7 @@ STEP_LR_MULT = 10.0  # int8 activation steps learn faster than the weights (a sh
 def _param_groups(model: DKIC) -> list[dict]:
     """All parameters, or only the int8 parts' during quantisation-aware fine-tuning, whose
     learned activation steps get their own (faster) learning rate."""
-    parts = model.config.extra.get("int8")
+    parts = model.config.int8
     if not parts:
         return [{"params": list(model.parameters()), "lr_mult": 1.0}]
     for p in model.parameters():
@@ -136,7 +138,7 @@ def _param_groups(model: DKIC) -> list[dict]:
 def _set_train_mode(model: DKIC) -> None:
     """Train mode; during quantisation-aware fine-tuning everything else stays frozen in eval mode
     (the integer networks keep their frozen integers, observers included)."""
-    parts = model.config.extra.get("int8")
+    parts = model.config.int8
     model.train()
     if parts:
         for name, child in model.named_children():
@@ -205,14 +207,10 @@ def _save(out: Path, opts: TrainOptions, model: DKIC, optimizer, step: int, rng:
           log: _RunLog, last: bool = False) -> None:
     log.file.flush()
     if last or step % opts.checkpoint_every == 0 or step == min(opts.steps, opts.stop_at or opts.steps):
-        atomic_torch_save({
-            "format": "edgecodec-checkpoint", "config": model.config.to_dict(), "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "step": step, "rng": _rng_state(),
-            "sampler_rng": rng.bit_generator.state, "options": asdict(opts),
-        }, out / "last.pt")
+        state = TrainingState(step, optimizer.state_dict(), _rng_state(), rng.bit_generator.state, asdict(opts))
+        save_training_checkpoint(out / "last.pt", model, state)
     if opts.keep_every and step % opts.keep_every == 0:
-        atomic_torch_save({"format": "edgecodec-checkpoint", "config": model.config.to_dict(),
-                           "model": model.state_dict(), "step": step}, out / f"step{step:07d}.pt")
+        save_checkpoint(out / f"step{step:07d}.pt", model, {"step": step})
 
 
 def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
@@ -259,16 +257,17 @@ def train(opts: TrainOptions) -> Path:
     deadline = _clock() + 60 * opts.max_minutes if opts.max_minutes is not None else None
     rank, distributed, device = _setup_process(opts)
     out = Path(opts.out)
-    state = read_checkpoint(out / "last.pt") if (out / "last.pt").exists() else None
-    model = _build(opts, state).to(device)
+    payload = read_checkpoint(out / "last.pt") if (out / "last.pt").exists() else None
+    model = _build(opts, payload).to(device)
     optimizer = torch.optim.Adam(_param_groups(model), lr=opts.lr, fused=device.type == "cpu" or None)
     step, rng = 0, np.random.default_rng(opts.seed + rank)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
+    if payload is not None:
+        resumed = training_state(out / "last.pt", payload)
+        optimizer.load_state_dict(resumed.optimizer)
         _match_param_layout(optimizer)
-        step = int(state["step"])
-        _set_rng_state(state["rng"])
-        rng.bit_generator.state = state["sampler_rng"]
+        step = resumed.step
+        _set_rng_state(resumed.rng)
+        rng.bit_generator.state = resumed.sampler_rng
     _set_train_mode(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     sampler = CropSampler(opts.data, opts.crop)

@@ -84,7 +84,7 @@ def test_the_rate_choice_respects_the_budget_on_the_table(result):
 def test_int8_encoder_keeps_the_model_id_and_exports_qdq(run, result):
     server = from_checkpoint(TINY)
     quantised = from_checkpoint(run[0] / "encoder-int8.pt")
-    assert quantised.config.extra["int8"] == ["analysis"]  # the hyper-analysis stays float
+    assert quantised.config.int8 == ("analysis",)  # the hyper-analysis stays float
     assert codec.model_id(quantised) == codec.model_id(server) == bytes.fromhex(result["model"]["id"])
     kinds = [n.op_type for n in onnx.load(str(run[0] / "encoder-int8.onnx")).graph.node]
     analysis_convs = sum(isinstance(m, torch.nn.Conv2d) for m in server.analysis.modules())

@@ -91,7 +91,9 @@ def test_package_refuses_to_overwrite_its_input(cli, tmp_path, tiny_ckpt):
     ({"spatial": [True, False]}, "one true/false flag per slice"),
     ({"depths": [1, -1, 0]}, "depths must be an integer >= 0"),
     ({"width": "32"}, "width must be an integer >= 1"),
-    ({"extra": {"int8": ["nope"]}}, "extra int8 parts"),
+    ({"int8": ["nope"]}, "int8 parts must be"),
+    ({"extra": {"int8": ["nope"]}}, "int8 parts must be"),  # the form before the typed plan
+    ({"extra": {"colour": 1}}, "unknown configuration field(s): extra.colour"),
     ({"colour": 1}, "unknown configuration field(s): colour"),
 ])
 def test_config_from_dict_refuses_what_cannot_be_built(change, message):

@@ -1,13 +1,13 @@
-"""The int8 plan: which convolutions stay float, for every registered configuration."""
+"""The int8 plan: which convolutions stay float, for every registered configuration; how configurations carry it."""
 from __future__ import annotations
 
 import pytest
 from torch import nn
 
 from edgecodec.codec.layers.fake_quant import QConv2d
-from edgecodec.codec.models.config import REGISTRY
+from edgecodec.codec.models.config import REGISTRY, CodecConfig
 from edgecodec.codec.models.dkic import DKIC
-from edgecodec.codec.models.int8_plan import int8_config
+from edgecodec.codec.models.int8_plan import int8_config, without_int8
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -28,3 +28,20 @@ def test_the_encoder_plan_leaves_the_decoder_float():
     assert not any(isinstance(m, QConv2d) for m in model.synthesis.modules())
     with pytest.raises(ValueError, match="unknown int8 parts"):
         int8_config(REGISTRY["dkic-tiny"], "decoder")
+
+
+def test_the_plan_is_typed_and_the_old_extra_form_still_loads():
+    plan = int8_config(REGISTRY["dkic-tiny"], "all")
+    assert plan.int8 == ("analysis", "synthesis") and len(plan.int8_keep_float) == 2
+    assert CodecConfig.from_dict(plan.to_dict()) == plan
+    old = {k: v for k, v in plan.to_dict().items() if k not in ("int8", "int8_keep_float")}
+    old["extra"] = {"int8": list(plan.int8), "int8_keep_float": list(plan.int8_keep_float)}  # before the typed plan
+    assert CodecConfig.from_dict(old) == plan
+    assert CodecConfig.from_dict(dict(old, extra={})) == REGISTRY["dkic-tiny"]
+
+
+def test_without_int8_is_the_float_model_with_the_same_weights():
+    model = DKIC(int8_config(REGISTRY["dkic-tiny"], "all"))
+    config, state = without_int8(model.config, model.state_dict())
+    assert config == REGISTRY["dkic-tiny"]
+    DKIC(config).load_state_dict(state)  # strict: nothing of the fake quantisation is left

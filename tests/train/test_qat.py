@@ -46,7 +46,7 @@ def test_int8_graphs_carry_explicit_qdq_with_int8_weights(tmp_path):
     graphs = export_graphs(model, "grid_sample")
     float_graphs = export_graphs(from_checkpoint(GOLDEN / "dkic-tiny.pt"), "grid_sample")
     float_convs = {"encoder": sum(isinstance(m, torch.nn.Conv2d) for m in model.hyper_analysis.modules()),
-                   "decoder": len(model.config.extra["int8_keep_float"])}
+                   "decoder": len(model.config.int8_keep_float)}
     assert float_convs["decoder"] == 2
     for name in ("encoder", "decoder"):
         proto = onnx.load_from_string(graphs[name])
@@ -79,7 +79,7 @@ def test_qat_learns_the_activation_steps_and_drop_int8_restores_the_float_model(
 
     assert cli("package", str(path), "-o", str(tmp_path / "float.pt"), "--drop-int8").rc == 0
     plain = from_checkpoint(tmp_path / "float.pt")
-    assert not plain.config.extra.get("int8") and "int8_keep_float" not in plain.config.extra
+    assert not plain.config.int8 and not plain.config.int8_keep_float
     int8 = from_checkpoint(path)
     for key, value in plain.state_dict().items():  # the same weights (stored as float16)
         if value.is_floating_point() and key in dict(plain.named_parameters()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edgecodec.checkpoint import calibrate, read_checkpoint
+from edgecodec.checkpoint import observe_ranges, read_checkpoint
 from edgecodec.codec.layers.quant import QTensor
 from edgecodec.codec.models.config import get_config
 from edgecodec.codec.models.context import latent_qtensor
@@ -25,7 +25,7 @@ def observed_model(spatial: tuple[bool, ...]) -> DKIC:
         torch.nn.init.uniform_(net.index_head.bias, 5, 40)
         if net.space is not None:
             torch.nn.init.uniform_(net.space.bias, 2.0, 4.0)
-    calibrate(model, torch.rand(2, 3, 64, 64))
+    observe_ranges(model, torch.rand(2, 3, 64, 64))
     return model.eval()
 
 

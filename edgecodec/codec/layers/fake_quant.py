@@ -91,6 +91,12 @@ class QConv2d(nn.Conv2d):
                         self.dilation, self.groups)
 
 
+def is_fake_quant_state(key: str) -> bool:
+    """Whether a state-dict entry belongs to the fake quantisation (activation steps, weight scales,
+    sampling-input steps) rather than to the float model."""
+    return key.endswith((".act.scale", ".w_scale")) or ".sampling_quant." in key
+
+
 def quantize_transforms(module: nn.Module, keep_float: Collection[str] = (), prefix: str = "") -> nn.Module:
     """Swap every Conv2d below ``module`` for a QConv2d, except those named in ``keep_float``
     (``prefix`` + their path), and quantise the sampling inputs (in place)."""

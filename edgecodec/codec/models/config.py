@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass
+
+INT8_TRANSFORMS = ("analysis", "synthesis")  # the float transforms quantisation-aware training can make int8
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class CodecConfig:
     quality_levels: int = 6          # gain vectors interpolated by the quality knob
     lambda_min: float = 0.00015      # rate-distortion trade-off at quality 0 (about 0.05 bpp on Kodak)
     lambda_max: float = 0.35         # ... and at quality 100 (about 1.7 bpp)
-    extra: dict = field(default_factory=dict)  # {"int8": [parts]} after quantisation-aware training
+    int8: tuple[str, ...] = ()       # parts run in int8 after quantisation-aware training (int8_plan.py)
+    int8_keep_float: tuple[str, ...] = ()  # convolutions inside those parts kept float
 
     def __post_init__(self):
         """Refuse an architecture that cannot be built, with a one-line ValueError."""
@@ -57,13 +60,10 @@ class CodecConfig:
         lo, hi = self.lambda_min, self.lambda_max
         if not (is_finite_number(lo) and is_finite_number(hi) and 0 < lo < hi):
             raise ValueError(f"need finite 0 < lambda_min < lambda_max, got {lo!r} and {hi!r}")
-        if not isinstance(self.extra, dict):
-            raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
-        int8, keep = self.extra.get("int8", []), self.extra.get("int8_keep_float", [])
-        if not isinstance(int8, (list, tuple)) or any(part not in ("analysis", "synthesis") for part in int8):
-            raise ValueError(f"extra int8 parts must be a list of analysis/synthesis, got {int8!r}")
-        if not isinstance(keep, (list, tuple)) or not all(isinstance(name, str) for name in keep):
-            raise ValueError(f"extra int8_keep_float must be a list of layer names, got {keep!r}")
+        if not isinstance(self.int8, tuple) or any(part not in INT8_TRANSFORMS for part in self.int8):
+            raise ValueError(f"int8 parts must be a list of {'/'.join(INT8_TRANSFORMS)}, got {self.int8!r}")
+        if not isinstance(self.int8_keep_float, tuple) or not all(isinstance(n, str) for n in self.int8_keep_float):
+            raise ValueError(f"int8_keep_float must be a list of layer names, got {self.int8_keep_float!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +73,7 @@ class CodecConfig:
         """Config from ``to_dict()`` output (a checkpoint's); ValueError when it is not a valid one."""
         if not isinstance(d, dict):
             raise ValueError(f"a model configuration must be a dict, got {type(d).__name__}")
+        d = _typed_int8_plan(d) if "extra" in d else d
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown configuration field(s): {', '.join(sorted(map(str, unknown)))}")
@@ -81,11 +82,26 @@ class CodecConfig:
         if missing:
             raise ValueError(f"configuration field(s) missing: {', '.join(missing)}")
         d = dict(d)
-        for key in ("depths", "slices", "spatial"):
+        for key in ("depths", "slices", "spatial", "int8", "int8_keep_float"):
+            if key not in d:
+                continue
             if not isinstance(d[key], (list, tuple)):
                 raise ValueError(f"configuration field {key} must be a list, got {d[key]!r}")
             d[key] = tuple(d[key])
         return cls(**d)
+
+
+def _typed_int8_plan(d: dict) -> dict:
+    """A configuration as checkpoints stored it before the typed int8 plan (``extra``: {"int8",
+    "int8_keep_float"}), in today's form."""
+    d = dict(d)
+    extra = d.pop("extra")
+    if not isinstance(extra, dict):
+        raise ValueError(f"extra must be a dict, got {type(extra).__name__}")
+    unknown = sorted(map(str, set(extra) - {"int8", "int8_keep_float"}))
+    if unknown:
+        raise ValueError(f"unknown configuration field(s): {', '.join(f'extra.{k}' for k in unknown)}")
+    return d | extra
 
 
 def _check_int(key: str, value: object, minimum: int) -> None:

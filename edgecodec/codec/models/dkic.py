@@ -62,9 +62,8 @@ class DKIC(nn.Module):
         self.register_buffer("z_cdfs", z_cdf)
         self.register_buffer("z_cdf_lengths", z_len)
         self.register_buffer("z_offsets", z_off)
-        keep_float = set(config.extra.get("int8_keep_float", ()))
-        for part in config.extra.get("int8", ()):
-            quantize_transforms(getattr(self, part), keep_float, part + ".")
+        for part in config.int8:
+            quantize_transforms(getattr(self, part), set(config.int8_keep_float), part + ".")
         y_cdf, y_len, y_off = gaussian.scale_tables()
         self.register_buffer("y_cdfs", y_cdf)
         self.register_buffer("y_cdf_lengths", y_len)
@@ -79,6 +78,12 @@ class DKIC(nn.Module):
         state_dict = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v)
                       for k, v in state_dict.items()}  # float16-packaged weights load as float32
         return super().load_state_dict(state_dict, strict, assign)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether :meth:`update` has frozen the integer networks (a model loaded from a file that was
+        frozen when saved needs no update)."""
+        return bool(self.hyper_synthesis.out.requant.frozen)
 
     def lmbda(self, level: Tensor) -> Tensor:
         """Rate-distortion trade-off for each level of the batch."""

@@ -8,11 +8,14 @@
                     residual stream) and its last (writes the pixels): the two layers measured
                     most sensitive, 0.01-0.02 dB each, every other layer under 0.005 dB
 
-The plan travels in the configuration (``extra["int8"]``: the parts; ``extra["int8_keep_float"]``:
-the float convolutions inside them), so a checkpoint rebuilds exactly the model it was trained as.
+The plan travels in the configuration (``int8``: the parts; ``int8_keep_float``: the float
+convolutions inside them), so a checkpoint rebuilds exactly the model it was trained as.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..layers.fake_quant import is_fake_quant_state
 from .config import CodecConfig
 
 INT8_PARTS = {"encoder": ("analysis",), "all": ("analysis", "synthesis")}
@@ -31,5 +34,10 @@ def int8_config(config: CodecConfig, parts: str) -> CodecConfig:
         raise ValueError(f"unknown int8 parts {parts!r} (known: {', '.join(INT8_PARTS)})")
     quantised = INT8_PARTS[parts]
     keep = synthesis_float_convs(config) if "synthesis" in quantised else []
-    extra = dict(config.extra, int8=list(quantised), int8_keep_float=keep)
-    return CodecConfig.from_dict(dict(config.to_dict(), extra=extra))
+    return replace(config, int8=quantised, int8_keep_float=tuple(keep))
+
+
+def without_int8(config: CodecConfig, state: dict) -> tuple[CodecConfig, dict]:
+    """The float model with the same weights as an int8 (QAT) one: plan and fake quantisation removed."""
+    state = {k: v for k, v in state.items() if not is_fake_quant_state(k)}
+    return replace(config, int8=(), int8_keep_float=()), state
