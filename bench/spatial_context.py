@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgecodec.checkpoint import load_model  # noqa: E402
-from edgecodec.codec import codec  # noqa: E402
+from edgecodec import codec  # noqa: E402
 from edgecodec.codec.entropy import gaussian  # noqa: E402
 from edgecodec.codec.models.config import quality_to_level  # noqa: E402
 from edgecodec.codec.models.context import MEAN_UNIT  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from .codec.codec import Codec
+    from .codec.facade import Codec
 
 Backend = Literal["torch", "onnxruntime", "tensorrt"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -20,7 +20,7 @@ def load_codec(model_spec: str | None, name: str = "torch", engine_dir: str | No
     """Load the model (and its conditional model for delta frames) and wrap its float transforms
     for the named runtime."""
     from .checkpoint import load_models
-    from .codec.codec import Codec
+    from .codec.facade import Codec
 
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (choose {', '.join(BACKENDS)})")

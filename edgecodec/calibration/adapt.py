@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..codec.codec import ENCODER_ONLY, model_id
+from ..codec.facade import ENCODER_ONLY, model_id
 from ..codec.models.dkic import DKIC, PAD_MULTIPLE
 from ..train.loop import rd_loss
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..codec.codec import image_to_tensor
+from ..codec.facade import image_to_tensor
 from ..codec.layers.fake_quant import FakeQuantAct, QConv2d
 from ..codec.models.dkic import DKIC
 from ..codec.models.int8_plan import int8_config

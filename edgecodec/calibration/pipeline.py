@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..checkpoint import load_model, save_checkpoint
-from ..codec import codec
+from .. import codec
 from ..codec.models.dkic import DKIC
 from ..edge.sources import SourcePlan
 from ..evaluation.runner import json_safe

@@ -14,7 +14,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..codec import codec
+from .. import codec
 from ..codec.models.dkic import DKIC
 from ..evaluation.bdrate import bd_rate
 from ..metrics import psnr_u8

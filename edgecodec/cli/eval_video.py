@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .evaluate import DEFAULT_QUALITIES
 
 if TYPE_CHECKING:
-    from ..codec.codec import Codec
+    from ..codec.facade import Codec
     from ..evaluation.video import Clip, Plan
 
 OUTPUT_FILES = ("rd_psnr.svg", "results.json")

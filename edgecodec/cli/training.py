@@ -129,7 +129,7 @@ def run_conditional(args: argparse.Namespace) -> int:
 
 def run_package(args: argparse.Namespace) -> int:
     from ..checkpoint import package_checkpoint
-    from ..codec.codec import model_id
+    from ..codec.facade import model_id
 
     model = package_checkpoint(args.checkpoint, args.output, half=not args.float32, drop_int8=args.drop_int8)
     print(f"{args.output}: {model.config.name}, model id {model_id(model).hex()}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bitstream
-from .codec import Analysed, Codec, Reference
+from .facade import Analysed, Codec, Reference
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
 - ``runner``: real-bytes measurement of any codec on a set of images.
 - ``plots``: R-D plots and the equal-bpp visual comparison.
 
-Only the public codec API (``edgecodec.codec.codec.encode/decode``, ``edgecodec.backends``)
+Only the public codec API (``edgecodec.codec.Codec``, ``edgecodec.backends``)
 is used; nothing here depends on the model's internals.
 """
 from .bdrate import bd_psnr, bd_rate

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..codec import codec as ecb
+from .. import codec as ecb
 from ..imageio import read_image
 from ..metrics import ms_ssim, ms_ssim_defined, psnr_u8
 from ..train.data import IMAGE_SUFFIXES

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..codec import bitstream
-from ..codec.codec import Codec as EcbCodec
+from ..codec.facade import Codec as EcbCodec
 from ..metrics import psnr_u8
 from . import ffmpeg
 from .baselines import load_baselines

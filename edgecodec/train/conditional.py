@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..codec.codec import image_to_tensor
+from ..codec.facade import image_to_tensor
 from ..codec.entropy import gaussian
 from ..codec.models.conditional import ConditionalEntropy
 from ..codec.models.context import MEAN_UNIT, dequantize

@@ -16,7 +16,7 @@ from edgecodec.calibration.adapt import (
     random_crops,
 )
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.imageio import read_image
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -11,7 +11,7 @@ import pytest
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.cli.main import main
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.edge.config import DaemonConfig
 
 if sys.version_info >= (3, 11):

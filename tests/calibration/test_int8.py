@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgecodec.calibration import int8
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.codec.layers.fake_quant import FakeQuantAct
 from edgecodec.imageio import read_image
 from edgecodec.metrics import psnr_u8

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import bitstream, codec
+from edgecodec import codec
+from edgecodec.codec import bitstream
 from edgecodec.codec.bitstream import HEADER_SIZE
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import bitstream, codec
+from edgecodec import codec
+from edgecodec.codec import bitstream
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,7 +10,7 @@ import pytest
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec import bitstream
-from edgecodec.codec.codec import Codec
+from edgecodec.codec.facade import Codec
 from edgecodec.codec.stream import StreamDecoder
 
 from test_bad_input import assert_clean_error

@@ -16,8 +16,8 @@ import itertools
 import pytest
 import torch
 
-from edgecodec.codec import codec
-from edgecodec.codec.codec import Codec
+from edgecodec import codec
+from edgecodec.codec.facade import Codec
 from edgecodec.imageio import read_image
 from edgecodec.runtime_onnx import onnx_paths, session_transform
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from edgecodec.checkpoint import ModelLoadError, from_checkpoint
-from edgecodec.codec import bitstream, codec
+from edgecodec import codec
+from edgecodec.codec import bitstream
 from edgecodec.codec.models.context import MEAN_UNIT
 from edgecodec.imageio import read_image
 

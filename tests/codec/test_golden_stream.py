@@ -18,7 +18,7 @@ import torch
 
 from edgecodec.checkpoint import build_conditional, from_checkpoint
 from edgecodec.codec import bitstream
-from edgecodec.codec.codec import Codec, latent_hash
+from edgecodec.codec.facade import Codec, latent_hash
 from edgecodec.codec.models.conditional import ConditionalEntropy
 from edgecodec.codec.models.context import MEAN_UNIT
 from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy

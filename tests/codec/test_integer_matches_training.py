@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from edgecodec.checkpoint import from_checkpoint, read_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.codec.models.config import CodecConfig
 from edgecodec.codec.models.dkic import DKIC
 from edgecodec.imageio import read_image

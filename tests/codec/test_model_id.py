@@ -4,7 +4,7 @@ import copy
 import torch
 
 from edgecodec.checkpoint import init_model
-from edgecodec.codec.codec import model_id
+from edgecodec.codec.facade import model_id
 from edgecodec.codec.models.config import get_config
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edgecodec.checkpoint import init_model
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.codec.models.config import REGISTRY, get_config
 from edgecodec.codec.models.dkic import DKIC
 from edgecodec.export.onnx_export import export_graphs

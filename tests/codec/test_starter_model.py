@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgecodec.checkpoint import DEFAULT_WEIGHTS, from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.imageio import read_image
 from edgecodec.metrics import psnr_u8
 

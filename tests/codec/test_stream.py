@@ -8,7 +8,7 @@ import pytest
 
 from edgecodec.checkpoint import init_model
 from edgecodec.codec import bitstream
-from edgecodec.codec.codec import Codec, ModelMismatchError, ReferenceError
+from edgecodec.codec.facade import Codec, ModelMismatchError, ReferenceError
 from edgecodec.codec.models.config import get_config
 from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
 from edgecodec.imageio import read_image

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.edge.daemon import _supervise
 from edgecodec.edge.metrics import BitrateMeter, DaemonMetrics
 from edgecodec.edge.roles import Capture, Encoder, FrameQueue

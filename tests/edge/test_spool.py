@@ -10,7 +10,7 @@ import pytest
 from edge_servers import crafted_frame
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.edge.spool import Spool
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec.codec import model_id
+from edgecodec.codec.facade import model_id
 from edgecodec.imageio import write_png
 
 GOLDEN_MODEL = Path(__file__).resolve().parents[1] / "golden" / "dkic-tiny.pt"

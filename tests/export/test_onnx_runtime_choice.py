@@ -11,7 +11,7 @@ import pytest
 
 from edgecodec import runtime_onnx
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec.codec import model_id
+from edgecodec.codec.facade import model_id
 
 GOLDEN_MODEL = Path(__file__).resolve().parents[1] / "golden" / "dkic-tiny.pt"
 pytestmark = pytest.mark.usefixtures("one_thread")

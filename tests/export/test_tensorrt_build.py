@@ -91,7 +91,7 @@ def test_build_and_run_engines(tmp_path):
     import torch
 
     from edgecodec.checkpoint import from_checkpoint
-    from edgecodec.codec.codec import model_id
+    from edgecodec.codec.facade import model_id
     from edgecodec.export.trt_engines import build_model_engines
     from edgecodec.runtime_trt import engine_transforms
 

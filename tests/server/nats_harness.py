@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from harness import ENV
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app_client import app_client, run, stored_files
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.server.tokens import TokenStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.server.nats_mode import PASSWORD_FILE_ENV, KvIndex, credentials, jetstream, key_of
 from edgecodec.server.records import FrameRecord
 from harness import ENV, Server, http, stored_frames, tokens

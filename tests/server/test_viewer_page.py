@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from harness import Server, http, tokens
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,7 +9,7 @@ import torch
 
 from edgecodec.backends import load_codec
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec.codec import model_id
+from edgecodec.codec.facade import model_id
 from edgecodec.imageio import read_image
 from edgecodec.train import conditional as training
 from edgecodec.train.data import CropSampler

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgecodec.checkpoint import from_checkpoint
-from edgecodec.codec import codec
+from edgecodec import codec
 from edgecodec.export.onnx_export import export_graphs
 from edgecodec.imageio import read_image
 from edgecodec.metrics import psnr_u8

@@ -1,4 +1,4 @@
-"""The codec's public API: images and frames <-> .ecb bytes (pure: no file, network or camera I/O).
+"""Codec: one loaded model's images and frames <-> .ecb bytes (pure: no file, network or camera I/O).
 
     Codec(model, encoder, decoder, conditional)
       .encode(image, quality)            -> a key frame (a still image)
