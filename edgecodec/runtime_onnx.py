@@ -51,9 +51,9 @@ def _export(model: DKIC, sampling: str, paths: dict[str, Path]) -> None:
         write_atomic(paths[name], data)
 
 
-def onnx_paths(model: DKIC, mid: bytes, sampling: str = "deform_conv") -> dict[str, Path]:
+def onnx_paths(model: DKIC, model_id: bytes, sampling: str = "deform_conv") -> dict[str, Path]:
     """The model's exported graphs for ONNX Runtime, exported once per (model id, sampling variant)."""
-    folder = cache_dir() / "onnx" / mid.hex() / sampling
+    folder = cache_dir() / "onnx" / model_id.hex() / sampling
     paths = {name: folder / f"{name}.onnx" for name in GRAPHS}
     if not all(p.exists() for p in paths.values()):
         _export(model, sampling, paths)
@@ -90,11 +90,11 @@ def providers() -> list:
     return chosen + ["CPUExecutionProvider"]
 
 
-def onnx_transforms(model: DKIC, mid: bytes, sampling: str = "deform_conv",
+def onnx_transforms(model: DKIC, model_id: bytes, sampling: str = "deform_conv",
                     threads: int = 0) -> tuple[Transform, Transform]:
     """(encoder, decoder) from the cache; exported again if a cached graph is unusable."""
     sampling = runnable_sampling(sampling)
-    paths = onnx_paths(model, mid, sampling)
+    paths = onnx_paths(model, model_id, sampling)
     try:
         return _sessions(paths, threads)
     except UnusableGraph as e:

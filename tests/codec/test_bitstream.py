@@ -25,12 +25,12 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def raw_file(flags: bytes = b"", z: bytes = b"zz", y: bytes = b"yyy", *, magic: bytes = MAGIC,
-             version: int = VERSION, kind: int = KEY, q: int = 5000, mid: bytes = MID, width: int = 93,
+             version: int = VERSION, kind: int = KEY, q: int = 5000, model_id: bytes = MID, width: int = 93,
              height: int = 61, seq: int = 7, ref_seq: int = 0, ref_hash: bytes = NO_HASH, flen: int | None = None,
              zlen: int | None = None, ylen: int | None = None, crc: int | None = None) -> bytes:
     """A version-2 layout with arbitrary header fields and (unless given) a CRC that matches
     them, so that each test isolates one field check from the CRC check."""
-    head = bitstream.HEADER.pack(magic, version, kind, q, mid, width, height, seq, ref_seq, ref_hash,
+    head = bitstream.HEADER.pack(magic, version, kind, q, model_id, width, height, seq, ref_seq, ref_hash,
                                  len(flags) if flen is None else flen, len(z) if zlen is None else zlen,
                                  len(y) if ylen is None else ylen)
     if crc is None:
@@ -44,10 +44,10 @@ def raw_delta(flags: bytes = b"f", z: bytes = b"zz", y: bytes = b"yyy", **fields
 
 
 def raw_v1(z: bytes = b"zz", y: bytes = b"yyy", *, magic: bytes = MAGIC, version: int = 1, flags: int = 0,
-           q: int = 5000, mid: bytes = MID, width: int = 93, height: int = 61, zlen: int | None = None,
+           q: int = 5000, model_id: bytes = MID, width: int = 93, height: int = 61, zlen: int | None = None,
            ylen: int | None = None, crc: int | None = None) -> bytes:
     """A version-1 file (44-byte header, key frames only), as the version-1 writer made them."""
-    head = bitstream.HEADER_V1.pack(magic, version, flags, q, mid, width, height,
+    head = bitstream.HEADER_V1.pack(magic, version, flags, q, model_id, width, height,
                                     len(z) if zlen is None else zlen, len(y) if ylen is None else ylen)
     if crc is None:
         crc = zlib.crc32(y, zlib.crc32(z, zlib.crc32(head)))
@@ -312,7 +312,7 @@ def random_headers(draw):
     lengths = {name: field(st.none(), u32 if draw(st.booleans()) else st.integers(0, 20))
                for name in ("flen", "zlen", "ylen")}
     return raw_file(flags, z, y, kind=kind, q=field(st.integers(0, 10000), st.integers(10001, 2**16 - 1)),
-                    mid=draw(model_ids), width=field(side, wild_side), height=field(side, wild_side),
+                    model_id=draw(model_ids), width=field(side, wild_side), height=field(side, wild_side),
                     seq=seq, ref_seq=ref_seq, ref_hash=ref_hash, **lengths)
 
 
@@ -625,14 +625,14 @@ def test_version_1_empty_streams():
     assert unpack(raw_v1(b"", b"", width=1, height=1)).streams == (b"", b"")
 
 
-v1_fields = st.fixed_dictionaries({"q": st.integers(0, 10000), "mid": model_ids, "width": sides, "height": sides})
+v1_fields = st.fixed_dictionaries({"q": st.integers(0, 10000), "model_id": model_ids, "width": sides, "height": sides})
 
 
 @settings(max_examples=100, deadline=None)
 @given(v1_fields, st.binary(max_size=64), st.binary(max_size=64))
 def test_version_1_round_trip_property(fields, z, y):
     data = raw_v1(z, y, **fields)
-    header = Header(fields["width"], fields["height"], fields["q"] / 100, fields["mid"], version=1)
+    header = Header(fields["width"], fields["height"], fields["q"] / 100, fields["model_id"], version=1)
     assert read_header(data, ALL_SIZES) == (header, (len(z), len(y)))
     assert unpack(data, ALL_SIZES) == (header, (z, y))
 
