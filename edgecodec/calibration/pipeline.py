@@ -27,7 +27,7 @@ from ..codec.models.dkic import DKIC
 from ..edge.sources import SourcePlan
 from ..evaluation.runner import json_safe
 from ..imageio import write_atomic
-from ..metrics import psnr_u8
+from ..quality import psnr_u8
 from . import adapt, devicefile, frames, hog, int8, rate, report, sitecurves
 from .options import METHODS, CalibrateOptions, validate
 from .staging import Staging

@@ -17,7 +17,7 @@ import numpy as np
 from .. import codec
 from ..codec.models.dkic import DKIC
 from ..evaluation.bdrate import bd_rate
-from ..metrics import psnr_u8
+from ..quality import psnr_u8
 
 JPEG_QUALITIES = (5, 10, 20, 35, 50, 65, 80, 90, 95)
 Tick = Callable[[], None]

@@ -46,7 +46,7 @@ def code_images(args: argparse.Namespace) -> None:
     from ..codec import bitstream
     from ..backends import load_codec
     from ..imageio import read_image
-    from ..metrics import psnr_u8
+    from ..quality import psnr_u8
     from ..train.data import list_images
 
     folder = Path(args.folder) if args.folder else _default_folder()

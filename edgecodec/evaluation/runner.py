@@ -19,7 +19,7 @@ import torch
 
 from .. import codec as ecb
 from ..imageio import read_image
-from ..metrics import ms_ssim, ms_ssim_defined, psnr_u8
+from ..quality import ms_ssim, ms_ssim_defined, psnr_u8
 from ..train.data import IMAGE_SUFFIXES
 from .anchors import AnchorCurve, ms_ssim_db
 from .baselines import Codec, imagecodecs_version
@@ -31,7 +31,7 @@ Tick = Callable[[], None]
 CONVENTIONS = {
     "bpp": "8 * len(encoded bytes) / (width * height), from the real file (container included)",
     "psnr": "RGB, 8-bit, 10 log10(255^2 / MSE) with the MSE over all pixels and the 3 channels",
-    "ms_ssim": "edgecodec.metrics.ms_ssim on RGB in [0, 1] (5 scales when the image allows); "
+    "ms_ssim": "edgecodec.quality.ms_ssim on RGB in [0, 1] (5 scales when the image allows); "
                "ms_ssim_db = -10 log10(1 - MS-SSIM); null for images under 11 pixels wide or high "
                "(the window does not fit: undefined)",
     "averaging": "per setting, arithmetic mean over images of bpp, PSNR (dB) and MS-SSIM (CompressAI convention); "

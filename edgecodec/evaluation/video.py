@@ -18,7 +18,7 @@ import numpy as np
 
 from ..codec import bitstream
 from ..codec.facade import Codec as EcbCodec
-from ..metrics import psnr_u8
+from ..quality import psnr_u8
 from . import ffmpeg
 from .baselines import load_baselines
 from .runner import MIN_OVERLAP_DB, bd_against

@@ -34,7 +34,7 @@ from ..codec.models.int8_plan import int8_config
 from .data import CropSampler
 from .progress import Progress
 from .spatial_plan import parse_spatial, with_spatial_plan
-from ..metrics import ms_ssim
+from ..quality import ms_ssim
 
 _logger = logging.getLogger("edgecodec.train")
 _clock = time.monotonic  # the --max-minutes clock (tests replace it)

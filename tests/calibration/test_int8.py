@@ -12,7 +12,7 @@ from edgecodec.calibration import int8
 from edgecodec import codec
 from edgecodec.codec.layers.fake_quant import FakeQuantAct
 from edgecodec.imageio import read_image
-from edgecodec.metrics import psnr_u8
+from edgecodec.quality import psnr_u8
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 pytestmark = pytest.mark.usefixtures("one_thread")

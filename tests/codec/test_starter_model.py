@@ -14,7 +14,7 @@ import pytest
 from edgecodec.checkpoint import DEFAULT_WEIGHTS, from_checkpoint
 from edgecodec import codec
 from edgecodec.imageio import read_image
-from edgecodec.metrics import psnr_u8
+from edgecodec.quality import psnr_u8
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data"
 QUALITIES = (0.0, 25.0, 50.0, 75.0, 100.0)

@@ -12,7 +12,7 @@ from edgecodec.codec.facade import Codec, ModelMismatchError, ReferenceError
 from edgecodec.codec.models.config import get_config
 from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
 from edgecodec.imageio import read_image
-from edgecodec.metrics import psnr_u8
+from edgecodec.quality import psnr_u8
 
 from scene_frames import next_frame
 

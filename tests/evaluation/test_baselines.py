@@ -11,7 +11,7 @@ import pytest
 
 from edgecodec.evaluation.anchors import KODAK_NAMES, is_kodak, load_anchors, read_anchor
 from edgecodec.evaluation.baselines import BASELINE_NAMES, load_baselines
-from edgecodec.metrics import psnr_u8
+from edgecodec.quality import psnr_u8
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -130,7 +130,7 @@ def test_ms_ssim_undefined_for_every_image_is_reported_as_not_available(cli, tmp
 def test_ms_ssim_refuses_images_smaller_than_its_window():
     import torch
 
-    from edgecodec.metrics import ms_ssim
+    from edgecodec.quality import ms_ssim
 
     x = torch.rand(1, 3, 10, 64)
     with pytest.raises(ValueError, match="at least 11x11"):

@@ -12,7 +12,7 @@ from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
 from edgecodec.export.onnx_export import export_graphs
 from edgecodec.imageio import read_image
-from edgecodec.metrics import psnr_u8
+from edgecodec.quality import psnr_u8
 from edgecodec.train.loop import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
