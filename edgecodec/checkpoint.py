@@ -17,7 +17,7 @@ from .codec.models.config import REGISTRY, CodecConfig, get_config
 from .codec.models.conditional import ConditionalEntropy
 from .codec.models.dkic import DKIC
 from .codec.models.int8_plan import without_int8
-from .errors import one_line
+from .errors import message_line
 from .imageio import refuse_overwriting, write_atomic
 
 CHECKPOINT_FORMAT = "edgecodec-checkpoint"
@@ -80,7 +80,7 @@ def training_state(path: str | Path, payload: dict) -> TrainingState:
         return TrainingState(int(payload["step"]), payload["optimizer"], payload["rng"], payload["sampler_rng"],
                              payload.get("options", {}))
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelLoadError(f"{path} is not a resumable training checkpoint ({one_line(e, 200)})") from None
+        raise ModelLoadError(f"{path} is not a resumable training checkpoint ({message_line(e, 200)})") from None
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
@@ -112,7 +112,7 @@ def build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKI
     try:
         config = CodecConfig.from_dict(payload["config"])
     except ValueError as e:
-        raise ModelLoadError(f"{path}: invalid model configuration ({one_line(e, 200)})") from None
+        raise ModelLoadError(f"{path}: invalid model configuration ({message_line(e, 200)})") from None
     state = payload.get("model")
     if not isinstance(state, dict):
         raise ModelLoadError(f"{path}: checkpoint holds no model weights")
@@ -122,7 +122,7 @@ def build_model(path: str | Path, payload: dict, drop_int8: bool = False) -> DKI
         model = DKIC(config)
         model.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # AttributeError: a non-tensor
-        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({one_line(e, 200)})") from None
+        raise ModelLoadError(f"{path}: checkpoint does not match its configuration ({message_line(e, 200)})") from None
     return model
 
 
@@ -181,7 +181,7 @@ def build_conditional(path: str | Path, payload: dict | None, model: DKIC) -> Co
         conditional = ConditionalEntropy(model.config, int(payload["width"]))
         conditional.load_state_dict(payload["state"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-        raise ModelLoadError(f"{path}: its conditional model does not fit ({one_line(e, 200)})") from None
+        raise ModelLoadError(f"{path}: its conditional model does not fit ({message_line(e, 200)})") from None
     return conditional.eval()
 
 

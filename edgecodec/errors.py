@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def one_line(error: object, limit: int = 400) -> str:
+def message_line(error: object, limit: int = 400) -> str:
     """An exception (or message) as one line of at most ``limit`` characters, whitespace collapsed;
     a KeyError shows its key, not the key's repr."""
     if isinstance(error, KeyError) and error.args:

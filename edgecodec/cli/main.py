@@ -8,7 +8,7 @@ import traceback
 import warnings
 from importlib import metadata
 
-from ..errors import one_line
+from ..errors import message_line
 from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, training
 
 COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, calibrate, doctor)
@@ -56,16 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         print("edgecodec: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, KeyError, RuntimeError) as e:
-        return _error(one_line(e))
+        return _error(message_line(e))
     except ModuleNotFoundError as e:
         extra = EXTRA_MODULES.get((e.name or "").partition(".")[0])
         if extra is None:
-            return _error(f"internal error (ModuleNotFoundError: {one_line(e)}); set EDGECODEC_DEBUG=1 for details")
+            return _error(f"internal error (ModuleNotFoundError: {message_line(e)}); set EDGECODEC_DEBUG=1 for details")
         extra = "server" if args.command in SERVER_COMMANDS else extra
         return _error(f"{args.command} needs {e.name}, which the {extra} extra installs: "
                       f"pip install 'edgecodec[{extra}]'")
     except Exception as e:  # a bug: still one line, the traceback only on request
-        return _error(f"internal error ({type(e).__name__}: {one_line(e)}); set EDGECODEC_DEBUG=1 for details")
+        return _error(f"internal error ({type(e).__name__}: {message_line(e)}); set EDGECODEC_DEBUG=1 for details")
 
 
 def _error(line: str) -> int:

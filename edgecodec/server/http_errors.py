@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from ..errors import one_line
+from ..errors import message_line
 from .metrics import ServerMetrics
 
 log = logging.getLogger("edgecodec.server")
@@ -53,7 +53,7 @@ class _Handler(RequestHandler):
         if status >= 500:
             reason, text = "internal_error", HTTPStatus(status).phrase.lower()
             log.error("%s on %s %r: %s: %s", text, request.method, request.path[:200], type(exc).__name__,
-                      one_line(exc), exc_info=exc if os.environ.get("EDGECODEC_DEBUG") else None)
+                      message_line(exc), exc_info=exc if os.environ.get("EDGECODEC_DEBUG") else None)
         else:
             reason, text = "malformed_request", f"malformed HTTP request ({describe(exc)})"
             log.warning("refused a %s from %s", text, request.remote)

@@ -19,7 +19,7 @@ from collections import Counter, deque
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from ..errors import one_line
+from ..errors import message_line
 from .auth import Refused
 from .config import ServerConfig
 from .decode_process import DecodeProcess
@@ -185,8 +185,8 @@ class LocalDecoder:
             except (DecodeFailed, Refused) as e:
                 failure = e
             except Exception as e:  # a bug: this request fails, the worker goes on
-                log.error("decoding frame %s/%d failed: %s: %s", *job.key, type(e).__name__, one_line(e))
-                failure = decode_unavailable(one_line(e))
+                log.error("decoding frame %s/%d failed: %s: %s", *job.key, type(e).__name__, message_line(e))
+                failure = decode_unavailable(message_line(e))
             finally:
                 self._finished(job)
             if job.future.done():  # close() answered for it
@@ -207,10 +207,10 @@ class LocalDecoder:
             args = (str(self.store.ecb_file(rec.path)), str(self.store.png_file(rec.path)), rec.sha256)
             await self._run(rec, process, args)
         except ValueError as e:
-            await self._failed(rec, one_line(e))
+            await self._failed(rec, message_line(e))
         except Exception as e:  # OSError, MemoryError, RuntimeError...: not recorded, retried on request
-            log.warning("frame %s/%d not decoded for now: %s", rec.device_id, rec.seq, one_line(e))
-            raise decode_unavailable(one_line(e)) from None
+            log.warning("frame %s/%d not decoded for now: %s", rec.device_id, rec.seq, message_line(e))
+            raise decode_unavailable(message_line(e)) from None
         self.metrics.decoded.inc()
 
     async def _run(self, rec: FrameRecord, process: DecodeProcess, args: tuple[str, str, str]) -> None:

@@ -21,7 +21,7 @@ import nats
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
-from ..errors import one_line
+from ..errors import message_line
 from .config import ServerConfig
 from .local_decoder import DecodeFailed, decode_unavailable
 from .metrics import ServerMetrics
@@ -57,7 +57,7 @@ def credentials(url: str) -> dict:
 
 async def _nats_error(error: Exception) -> None:
     """A connection problem (refused, wrong credentials, ...): logged in one line; nats-py retries."""
-    log.warning("NATS: %s", one_line(error))
+    log.warning("NATS: %s", message_line(error))
 
 
 async def jetstream(url: str, prefix: str):
@@ -145,7 +145,7 @@ class KvIndex:
         try:
             return await self._entry(device_id, seq)
         except ValueError as e:
-            log.error("index entry ignored: %s", one_line(e))
+            log.error("index entry ignored: %s", message_line(e))
             return None
 
     async def _scan(self, bucket: str, pattern: str) -> list[tuple[str, bytes]]:
@@ -171,7 +171,7 @@ class KvIndex:
             try:
                 records.append(frame_record(json.loads(value), device_id, int(key.rsplit(".", 1)[1])))
             except ValueError as e:
-                log.error("index entry ignored: %s", one_line(e))
+                log.error("index entry ignored: %s", message_line(e))
         chosen = sorted((r for r in records if since_us <= r.capture_us < until_us), key=lambda r: r.seq)
         return chosen[:limit]
 
@@ -181,7 +181,7 @@ class KvIndex:
             try:
                 cameras.append(device_summary(key, json.loads(value)))
             except (ValueError, KeyError, TypeError) as e:
-                log.error("device summary %s ignored: %s", key[:130], one_line(e))
+                log.error("device summary %s ignored: %s", key[:130], message_line(e))
         return sorted(cameras, key=lambda c: c["device_id"])
 
     async def set_decode_error(self, device_id: str, seq: int, error: str) -> None:

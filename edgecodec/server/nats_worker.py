@@ -17,7 +17,7 @@ from typing import Awaitable, TypeVar
 from nats.errors import TimeoutError as NatsTimeout
 
 from ..edge.protocol import MAX_SEQ, valid_device_id
-from ..errors import one_line
+from ..errors import message_line
 from . import decode_job
 from .nats_mode import KvIndex, jetstream, key_of
 from .storage import FrameStore
@@ -67,7 +67,7 @@ async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str) -> No
     try:
         device_id, seq = parse_job(msg.data)
     except ValueError as e:
-        log.error("decode job dropped: %s", one_line(e))
+        log.error("decode job dropped: %s", message_line(e))
         await settle(msg.term(), "(malformed)")
         return
     exhausted = msg.metadata.num_delivered > MAX_DELIVERIES
@@ -78,7 +78,7 @@ async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str) -> No
             result = await with_progress(msg, handle(index, store, device_id, seq))
         await nc.publish(f"{prefix}.decoded.{key_of(device_id, seq)}", json.dumps(result).encode())
     except Exception as e:  # a NATS or file-system error: the job is delivered again, to any worker
-        log.error("decode job %s/%d failed (to be retried): %s", device_id, seq, one_line(e))
+        log.error("decode job %s/%d failed (to be retried): %s", device_id, seq, message_line(e))
         await settle(msg.nak(delay=RETRY_DELAY_S), f"{device_id}/{seq}")
         return
     await settle(msg.term() if exhausted else msg.ack(), f"{device_id}/{seq}")
@@ -89,7 +89,7 @@ async def settle(reply: Awaitable[None], job: str) -> None:
     try:
         await reply
     except Exception as e:
-        log.error("decode job %s not acknowledged (delivered again later): %s", job, one_line(e))
+        log.error("decode job %s not acknowledged (delivered again later): %s", job, message_line(e))
 
 
 async def with_progress(msg, work: Awaitable[T]) -> T:
@@ -121,12 +121,12 @@ async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int) ->
         await asyncio.get_running_loop().run_in_executor(
             None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256)
     except ValueError as e:
-        log.warning("frame %s/%d does not decode: %s", device_id, seq, one_line(e))
-        await index.set_decode_error(device_id, seq, one_line(e))
-        return outcome(one_line(e), permanent=True)
+        log.warning("frame %s/%d does not decode: %s", device_id, seq, message_line(e))
+        await index.set_decode_error(device_id, seq, message_line(e))
+        return outcome(message_line(e), permanent=True)
     except Exception as e:  # OSError, MemoryError, RuntimeError...: may work next time
-        log.warning("frame %s/%d not decoded for now: %s", device_id, seq, one_line(e))
-        return outcome(one_line(e))
+        log.warning("frame %s/%d not decoded for now: %s", device_id, seq, message_line(e))
+        return outcome(message_line(e))
     return outcome()
 
 
