@@ -54,7 +54,7 @@ def travelling_bytes() -> int:
 def copy_photos(source: Path, count: int) -> int:
     """The training photos into .burst/data (all, or ``count`` spread evenly over the sorted list)."""
     sys.path.insert(0, str(ROOT))
-    from edgecodec.train.data import list_images
+    from edgecodec.imageio import list_images
 
     photos = list_images(source)
     if 0 < count < len(photos):

@@ -27,7 +27,7 @@ from edgecodec.codec.entropy import gaussian  # noqa: E402
 from edgecodec.codec.models.config import quality_to_level  # noqa: E402
 from edgecodec.codec.models.context import MEAN_UNIT  # noqa: E402
 from edgecodec.imageio import read_image  # noqa: E402
-from edgecodec.train.data import list_images  # noqa: E402
+from edgecodec.imageio import list_images  # noqa: E402
 
 
 @torch.no_grad()

@@ -231,3 +231,20 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Atomically write an RGB uint8 image as PNG."""
     write_atomic(path, encode_png(rgb))
+
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"})
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted; FileNotFoundError when the folder does not
+    exist or holds none, NotADirectoryError when it is a file."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images in {folder}")
+    return files

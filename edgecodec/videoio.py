@@ -13,7 +13,7 @@ import numpy as np
 
 from .edge.sources import gstreamer_available, is_jetson, open_capture, plan_source
 from .imageio import read_image
-from .train.data import list_images
+from .imageio import list_images
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg", ".h264", ".h265",
                   ".hevc", ".y4m"}

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..codec.complexity import kmac_per_pixel
     from ..codec.entropy.throughput import coder_throughput
     from ..imageio import read_image, write_atomic
-    from ..train.data import list_images
+    from ..imageio import list_images
 
     torch.set_num_threads(args.threads)
     coder = coder_throughput(args.symbols)

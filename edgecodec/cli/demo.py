@@ -47,7 +47,7 @@ def code_images(args: argparse.Namespace) -> None:
     from ..backends import load_codec
     from ..imageio import read_image
     from ..quality import psnr_u8
-    from ..train.data import list_images
+    from ..imageio import list_images
 
     folder = Path(args.folder) if args.folder else _default_folder()
     codec = load_codec(args.model)

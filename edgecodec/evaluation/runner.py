@@ -18,9 +18,8 @@ import numpy as np
 import torch
 
 from .. import codec as ecb
-from ..imageio import read_image
+from ..imageio import list_images, read_image
 from ..quality import ms_ssim, ms_ssim_defined, psnr_u8
-from ..train.data import IMAGE_SUFFIXES
 from .anchors import AnchorCurve, ms_ssim_db
 from .baselines import Codec, imagecodecs_version
 from .bdrate import bd_psnr, bd_rate, overlap
@@ -45,14 +44,7 @@ CONVENTIONS = {
 
 def list_eval_images(folder: str | Path, limit: int = 0) -> list[Path]:
     """Sorted image files directly inside ``folder`` (the first ``limit`` when > 0)."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    if not folder.is_dir():
-        raise NotADirectoryError(f"{folder} is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"no images in {folder}")
+    files = list_images(folder)
     if limit < 0:
         raise ValueError(f"--images must be >= 0, got {limit}")
     return files[:limit] if limit else files

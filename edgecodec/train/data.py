@@ -12,19 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder`` (sorted)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"training folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"no images in {folder}")
-    return files
-
+from ..imageio import list_images
 
 class CropSampler:
     """Holds the decoded photos in memory and draws random crops."""
