@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames  # noqa: E402,E501
 
 from edgecodec.backends import load_codec  # noqa: E402
+from edgecodec.common.protocol import METRICS, frame_path  # noqa: E402
 from edgecodec.server.tokens import TokenStore  # noqa: E402
 
 
@@ -44,7 +45,7 @@ def encoded_frames(model: str | None, count: int, work: Path) -> list[bytes]:
 def upload_all(url: str, token: str, device: str, frames: list[bytes], latencies: list[float]) -> None:
     for seq, data in enumerate(frames):
         t = time.perf_counter()
-        status, body = http("POST", f"{url}/api/v1/devices/{device}/frames/{seq}", token, data,
+        status, body = http("POST", url + frame_path(device, seq), token, data,
                             {"X-Edgecodec-Capture-Us": str(int(time.time() * 1e6))})
         latencies.append(time.perf_counter() - t)
         if status not in (200, 201):
@@ -52,7 +53,7 @@ def upload_all(url: str, token: str, device: str, frames: list[bytes], latencies
 
 
 def decoded(url: str) -> int:
-    _, body = http("GET", url + "/metrics")
+    _, body = http("GET", url + METRICS)
     m = re.search(rb"^edgecodec_server_frames_decoded_total ([0-9.e+]+)$", body, re.M)
     return int(float(m.group(1))) if m else 0
 
@@ -97,7 +98,7 @@ def nats_ingest(args: argparse.Namespace, work: Path, frames: list[bytes]) -> No
         viewer = store.add("viewer", "viewer")
         for device in toks:  # every frame's PNG, made by the NATS decode workers
             for seq in range(len(frames)):
-                status, _ = http("GET", f"{nodes[seq % 2].url}/api/v1/devices/{device}/frames/{seq}.png", viewer)
+                status, _ = http("GET", nodes[seq % 2].url + frame_path(device, seq, ".png"), viewer)
                 if status != 200:
                     raise RuntimeError(f"{device} seq {seq}: PNG HTTP {status}")
         wall = time.perf_counter() - t0

@@ -6,7 +6,6 @@ nothing, which means the trained starter model shipped inside the package.
 """
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from .codec.models.config import REGISTRY, CodecConfig, get_config
 from .codec.models.conditional import ConditionalEntropy
 from .codec.models.dkic import DKIC
 from .codec.models.int8_plan import without_int8
+from .common.durable import make_dirs, write_durable_with
 from .errors import message_line
-from .imageio import refuse_overwriting, write_atomic
+from .imageio import refuse_overwriting
 
 CHECKPOINT_FORMAT = "edgecodec-checkpoint"
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "dkic-small.pt"
@@ -84,11 +84,9 @@ def training_state(path: str | Path, payload: dict) -> TrainingState:
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
-    """torch.save, written atomically (temporary file, fsync, rename)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, buf.getvalue())
+    """torch.save, written crash-safely (temporary file, fsync, rename, fsync the folder)."""
+    make_dirs(path.parent)
+    write_durable_with(path, lambda f: torch.save(obj, f), follow=True)
 
 
 def read_checkpoint(path: str | Path) -> dict:

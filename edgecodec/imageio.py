@@ -9,7 +9,6 @@ import io
 import os
 import stat
 import sys
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from .codec.bitstream import DEFAULT_MAX_PIXELS
+from .common.durable import write_durable
 
 MAX_INPUT_BYTES = 1 << 30
 RAISE_LIMIT = "--max-pixels raises it; decoders need the same"
@@ -169,55 +169,13 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` and never leave a partial file: ``-`` is stdout; a device or FIFO (or a
-    link to one) is written in place; a regular file (a link's target) is replaced by a temporary file
-    written beside it, fsynced, then renamed over it."""
+    """Write ``data`` to ``path`` and never leave a partial file: ``-`` is stdout; otherwise a user's output
+    written crash-safely (a link followed, a device or FIFO written in place: common.durable)."""
     if str(path) == STDIO:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = replaceable_target(path)
-    if target is None:
-        with open(path, "wb") as f:
-            f.write(data)
-        return
-    _replace(target, data)
-
-
-def replaceable_target(path: str | Path) -> Path | None:
-    """The regular file (new, or a link's target) that writing ``path`` may replace; None for an output
-    written in place: a device, FIFO or socket, or a /proc/self/fd link whose name is not the file."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:  # a new file, or a dangling link: create what it names
-        return Path(os.path.realpath(path))
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(f"{path}: is a directory")
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    target = Path(os.path.realpath(path))
-    try:
-        same = os.path.samestat(st, os.stat(target))
-    except OSError:
-        same = False
-    return target if same else None
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write a temporary file beside ``path``, fsync, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_durable(path, data, follow=True)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from edgecodec.edge.tomlconfig import read_toml
+from edgecodec.common.config import read_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "edgecodec"

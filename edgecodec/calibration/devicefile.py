@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..common.config import toml_value
 from ..edge.config import DaemonConfig
-from ..edge.tomlconfig import toml_value
 
 HEADER = ("# Written by `edgecodec calibrate` on {when}.\n"
           "# Add server, device_id, token_file and spool (or pass them as flags), then:\n"

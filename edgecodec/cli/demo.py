@@ -33,7 +33,7 @@ def _default_folder() -> Path:
 def run(args: argparse.Namespace) -> int:
     code_images(args)
     if args.frames > 0:
-        from ..edge.demo import run_stream_demo
+        from .stream_demo import run_stream_demo
 
         print(f"\nstreaming {args.frames} frames through a local server (camera daemon -> ingest server)")
         run_stream_demo(frames=args.frames, model=args.model, quality=args.quality, serve_for=args.serve_for)

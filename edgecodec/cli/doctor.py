@@ -22,15 +22,14 @@ import urllib.request
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
-from urllib.parse import quote
 
 from pydantic import Field
 
+from ..common.config import build_config, read_toml
+from ..common.protocol import HEALTH, frame_path
 from ..edge.config import DaemonConfig
 from ..edge.profile import (NVARGUS, NVCONV, NVDEC, Capabilities, DeviceProfile, device_toml, install_facts,
                             parse_resolution, resolve_source, systemd_unit)
-from ..edge.protocol import API_PREFIX
-from ..edge.tomlconfig import build_config, read_toml
 
 DEFAULT_CONFIG = Path("/etc/edgecodec/device.toml")
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -225,7 +224,7 @@ def _daemon_capturing(listen: Optional[str]) -> bool:
     if not port or port == "0":
         return False
     try:
-        _, body = _http("GET", f"http://{host or '127.0.0.1'}:{port}/healthz", 2.0)
+        _, body = _http("GET", f"http://{host or '127.0.0.1'}:{port}{HEALTH}", 2.0)
     except (OSError, ValueError, http.client.HTTPException):  # unreachable, not HTTP, or no URL
         return False
     roles = _json(body).get("roles")
@@ -288,7 +287,7 @@ def check_server(t: Target, timeout: float = 10.0) -> Check:
     """The server answers its health endpoint."""
     if t.server is None:
         return Check("server", WARN, "not checked: no server (--server or --config)")
-    url = t.server.rstrip("/") + "/healthz"
+    url = t.server.rstrip("/") + HEALTH
     start = time.monotonic()
     try:
         status, body = _http("GET", url, timeout, ca_file=t.ca_file)
@@ -316,7 +315,7 @@ def check_token(t: Target, server_ok: bool, timeout: float = 10.0) -> Check:
         return Check("token", FAIL, f"{t.token_file} is empty: put the token from `edgecodec token add` there")
     if t.server is None or t.device_id is None or not server_ok:
         return Check("token", WARN, "not verified: no server or device id, or the server is unreachable")
-    url = f"{t.server.rstrip('/')}{API_PREFIX}/devices/{quote(t.device_id, safe='')}/frames/{PROBE_SEQ}"
+    url = t.server.rstrip("/") + frame_path(t.device_id, PROBE_SEQ)
     try:
         status, body = _http("POST", url, timeout, token, t.ca_file)
     except (OSError, http.client.HTTPException) as e:

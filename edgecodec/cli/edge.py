@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..backends import BACKENDS, ENGINE_BACKENDS
+from ..codec.bitstream import DEFAULT_MAX_PIXELS
 from .logs import add_log_level, setup_logging
 
 SERVER_BACKENDS = tuple(b for b in BACKENDS if b not in ENGINE_BACKENDS)  # the server has no engine folder
@@ -32,6 +33,11 @@ def _register_daemon(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spool", help="spool directory")
     p.add_argument("--fps", type=float, help="capture at most this many frames per second")
     p.add_argument("--quality", type=float, help="0..100")
+    p.add_argument("--key-interval", type=float, dest="key_interval_s", metavar="SECONDS",
+                   help="longest capture time between key frames (default 60; 0: start and scene changes only)")
+    p.add_argument("--scene-change", type=float, metavar="SHARE",
+                   help="code a key frame when a delta frame costs more than this share of one (default 0.5)")
+    p.add_argument("--intra", action="store_true", default=None, help="code every frame as a key frame")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--loop", action="store_true", default=None, help="restart a video file at its end")
     p.add_argument("--model", help="checkpoint path or configuration name (default: embedded)")
@@ -83,6 +89,8 @@ def _register_worker(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     p.add_argument("--backend", choices=SERVER_BACKENDS, default="torch", help="decoder runtime")
     p.add_argument("--prefix", default="edgecodec", help="JetStream name prefix (as the servers')")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="largest frame decoded, in pixels (as the servers' max_pixels)")
     add_log_level(p)
     p.set_defaults(run=run_worker)
 
@@ -95,7 +103,7 @@ def _logging(args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace, model, fields: tuple[str, ...]):
-    from ..edge.tomlconfig import build_config
+    from ..common.config import build_config
 
     return build_config(model, args.config, {f: getattr(args, f) for f in fields})
 
@@ -117,8 +125,8 @@ def _valid(args: argparse.Namespace, model: str | None) -> int:
 def run_daemon(args: argparse.Namespace) -> int:
     from ..edge.config import DaemonConfig
 
-    fields = ("source", "server", "device_id", "token_file", "spool", "fps", "quality", "max_frames", "loop",
-              "model", "backend", "http_listen")
+    fields = ("source", "server", "device_id", "token_file", "spool", "fps", "quality", "key_interval_s",
+              "scene_change", "intra", "max_frames", "loop", "model", "backend", "http_listen")
     cfg = _config(args, DaemonConfig, fields)
     _check_secrets(args, cfg.source)
     if args.validate_config:
@@ -195,5 +203,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from ..server.permissions import private_files
 
     with private_files():
-        asyncio.run(run(args.nats, args.data, args.model, args.backend, args.prefix))
+        if args.max_pixels < 1:
+            raise ValueError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+        asyncio.run(run(args.nats, args.data, args.model, args.backend, args.prefix, args.max_pixels))
     return 0

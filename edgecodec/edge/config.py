@@ -4,19 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 
 from ..backends import ENGINE_BACKENDS, Backend
 from ..codec.bitstream import DEFAULT_MAX_PIXELS, MAX_SIDE
+from ..common.config import ConfigModel, ListenAddress
+from ..common.protocol import check_device_id
 from .profile import DeviceProfile, parse_resolution, preset_source
-from .protocol import check_device_id
-from .tomlconfig import ListenAddress
 
 
-class DaemonConfig(BaseModel):
+class DaemonConfig(ConfigModel):
     """Everything the camera daemon needs; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str = Field(description="video file, /dev/videoN or index, rtsp:// URL, GStreamer pipeline, or csi:N "
                                     "(default: from the [device.capture] preset); ${NAME} in it is replaced, when "
@@ -29,6 +27,11 @@ class DaemonConfig(BaseModel):
     fps: Optional[float] = Field(default=None, ge=0, description="capture at most this many frames/s "
                                  "(default: a file's own rate, a live source as delivered; 0: no pacing)")
     quality: float = Field(default=50.0, ge=0, le=100, description="codec quality 0..100")
+    key_interval_s: float = Field(default=60.0, ge=0, description="longest capture time between key frames "
+                                  "(0: only at the start, after a restart and on scene changes)")
+    scene_change: float = Field(default=0.5, gt=0, le=1, description="a delta frame costing more than this share "
+                                "of the frame coded as a key frame is coded as a key frame instead")
+    intra: bool = Field(default=False, description="code every frame as a key frame (no delta frames)")
     max_frames: Optional[int] = Field(default=None, ge=1, description="stop after capturing this many frames")
     loop: bool = Field(default=False, description="restart a video file at its end")
     model: Optional[str] = Field(default=None, description="checkpoint path or configuration name (default: embedded)")

@@ -9,6 +9,8 @@ from typing import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ..common.protocol import HEALTH, METRICS
+
 
 class DaemonMetrics:
     """One registry per daemon (tests run several in one process)."""
@@ -18,7 +20,8 @@ class DaemonMetrics:
         self.captured = Counter("edgecodec_frames_captured", "frames read from the source", registry=r)
         self.dropped = Counter("edgecodec_frames_dropped", "frames dropped: encode queue full, or no room in the spool",
                                registry=r)
-        self.encoded = Counter("edgecodec_frames_encoded", "frames encoded", registry=r)
+        self.encoded = Counter("edgecodec_frames_encoded", "frames encoded, by kind (key, delta)", ["kind"],
+                               registry=r)
         self.spooled = Counter("edgecodec_frames_spooled", "frames written durably to the spool", registry=r)
         self.uploaded = Counter("edgecodec_frames_uploaded", "frames acknowledged by the server", registry=r)
         self.evicted = Counter("edgecodec_frames_evicted", "spooled frames evicted because the spool was full",
@@ -26,10 +29,12 @@ class DaemonMetrics:
         self.rejected = Counter("edgecodec_frames_rejected", "frames the server refused for good (4xx)", registry=r)
         self.corrupt = Counter("edgecodec_frames_corrupt", "spooled files that failed validation", registry=r)
         self.upload_errors = Counter("edgecodec_upload_errors", "failed upload attempts (retried)", registry=r)
-        self.encoded_bytes = Counter("edgecodec_encoded_bytes", "bytes of encoded frames", registry=r)
+        self.encoded_bytes = Counter("edgecodec_encoded_bytes", "bytes of encoded frames, by kind (key, delta); "
+                                     "the bitrate is 8 * rate() of it", ["kind"], registry=r)
+        self.skipped = Histogram("edgecodec_delta_skipped_ratio", "share of a delta frame's positions taken "
+                                 "from the reference", registry=r, buckets=(.25, .5, .75, .9, .95, .99, 1))
         self.spool_bytes = Gauge("edgecodec_spool_bytes", "bytes waiting in the spool", registry=r)
         self.spool_frames = Gauge("edgecodec_spool_frames", "frames waiting in the spool", registry=r)
-        self.bitrate = Gauge("edgecodec_bitrate_bps", "encoded bits per second (moving average)", registry=r)
         self.encode_seconds = Histogram("edgecodec_encode_seconds", "time to encode one frame", registry=r,
                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
         self.upload_seconds = Histogram("edgecodec_upload_seconds", "time of one successful upload", registry=r,
@@ -37,27 +42,26 @@ class DaemonMetrics:
         self.upload_lag = Gauge("edgecodec_upload_lag_seconds", "capture-to-acknowledgement time of the last "
                                 "uploaded frame", registry=r)
 
-    def snapshot(self) -> dict[str, float]:
-        """Counter totals by short name (for logs and tests)."""
+    def count_encoded(self, kind: str, size: int, skipped: float) -> None:
+        """One encoded frame of ``kind`` ('key' or 'delta'), its bytes and (delta) skipped share."""
+        self.encoded.labels(kind).inc()
+        self.encoded_bytes.labels(kind).inc(size)
+        if kind == "delta":
+            self.skipped.observe(skipped)
+
+    def snapshot(self) -> dict[str, int]:
+        """Counter totals by short name, and per frame kind as ``encoded_key`` etc. (for logs and tests)."""
         names = ("captured", "dropped", "encoded", "spooled", "uploaded", "evicted", "rejected", "corrupt",
                  "upload_errors", "encoded_bytes")
-        return {n: int(getattr(self, n)._value.get()) for n in names}
-
-
-class BitrateMeter:
-    """Exponential moving average of bits per second from (bytes, capture time) pairs."""
-
-    def __init__(self, alpha: float = 0.1):
-        self.alpha = alpha
-        self.value = 0.0
-        self._last_us: int | None = None
-
-    def add(self, size: int, capture_us: int) -> float:
-        if self._last_us is not None and capture_us > self._last_us:
-            rate = 8 * size / ((capture_us - self._last_us) / 1e6)
-            self.value = rate if self.value == 0 else self.value + self.alpha * (rate - self.value)
-        self._last_us = capture_us
-        return self.value
+        totals = {n: 0 for n in names}
+        for name in names:
+            for sample in getattr(self, name).collect()[0].samples:
+                if sample.name.endswith("_total"):
+                    kind = sample.labels.get("kind")
+                    totals[name] += int(sample.value)
+                    if kind is not None:
+                        totals[f"{name}_{kind}"] = totals.get(f"{name}_{kind}", 0) + int(sample.value)
+        return totals
 
 
 def serve_http(listen: str, metrics: DaemonMetrics, health: Callable[[], dict]) -> ThreadingHTTPServer:
@@ -66,9 +70,9 @@ def serve_http(listen: str, metrics: DaemonMetrics, health: Callable[[], dict]) 
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            if self.path == "/metrics":
+            if self.path == METRICS:
                 self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
-            elif self.path == "/healthz":
+            elif self.path == HEALTH:
                 state = health()
                 self._send(200 if state["ok"] else 503, json.dumps(state).encode(), "application/json")
             else:

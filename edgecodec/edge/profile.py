@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from ..common.config import ConfigModel, toml_value
 from .sources import RTSP_PIPELINE
-from .tomlconfig import toml_value
 
 if TYPE_CHECKING:
     from .config import DaemonConfig
@@ -50,11 +50,7 @@ def _resolution(text: str) -> str:
 Resolution = Annotated[str, AfterValidator(_resolution)]
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CsiCapture(_Table):
+class CsiCapture(ConfigModel):
     """A CSI camera through the Jetson ISP (nvarguscamerasrc)."""
 
     kind: Literal["csi"] = Field(description="csi: a CSI camera through nvarguscamerasrc")
@@ -64,7 +60,7 @@ class CsiCapture(_Table):
                                     description="source where nvarguscamerasrc is unavailable: /dev/videoN or a file")
 
 
-class UsbCapture(_Table):
+class UsbCapture(ConfigModel):
     """A USB (UVC) camera through V4L2."""
 
     kind: Literal["usb"] = Field(description="usb: a V4L2 camera")
@@ -73,7 +69,7 @@ class UsbCapture(_Table):
     format: Literal["raw", "mjpeg"] = Field(default="raw", description="what the camera sends: raw (YUYV) or mjpeg")
 
 
-class RtspCapture(_Table):
+class RtspCapture(ConfigModel):
     """An IP camera's RTSP stream."""
 
     kind: Literal["rtsp"] = Field(description="rtsp: an IP camera's stream")
@@ -82,7 +78,7 @@ class RtspCapture(_Table):
     codec: Literal["h264", "h265"] = Field(default="h264", description="the stream's video codec")
 
 
-class FileCapture(_Table):
+class FileCapture(ConfigModel):
     """A video file (development machines and tests)."""
 
     kind: Literal["file"] = Field(description="file: a video file")
@@ -92,7 +88,7 @@ class FileCapture(_Table):
 Capture = Annotated[Union[CsiCapture, UsbCapture, RtspCapture, FileCapture], Field(discriminator="kind")]
 
 
-class DeviceProfile(_Table):
+class DeviceProfile(ConfigModel):
     """The board a profile is for (the ``[device]`` table)."""
 
     board: str = Field(pattern=r"^[\w .()+/-]{1,80}$", description="board name, e.g. Jetson Orin Nano 8GB")

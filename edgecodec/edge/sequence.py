@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .durable import write_durable
+from ..common.durable import write_durable
 
 STATE_FILE = "sequence.state"
 

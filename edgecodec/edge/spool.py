@@ -1,10 +1,16 @@
-"""The durable upload spool: one fsync'd file per frame, bounded in bytes, oldest evicted first.
+"""The durable upload spool: one fsync'd file per frame, bounded in bytes, oldest group evicted first.
 
 A frame enters through write-temp/fsync/rename/fsync-dir, so after a power cut it is either
 complete or an ignored temporary file (removed at start). It leaves only when the server has
 acknowledged durable storage, or when evicted to respect the size bound (counted, logged).
 A full disk (ENOSPC, EDQUOT) gets the same policy: the oldest frames are evicted to make room,
 and a new frame is dropped when none is left; one warning per minute at most.
+
+Eviction takes whole groups: a key frame with the delta frames that reference it (or delta frames
+whose key frame already left), so a key frame never leaves while a delta frame that needs it stays:
+
+    spool:  K10 d11 d12 d13 | K14 d15 d16      full -> evict K10 d11 d12 d13 (oldest group)
+            ^ in flight: stays, the rest of its group goes
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from ..codec import bitstream
-from .durable import TEMP_PREFIX, clean_temp_files, make_dirs, remove_durable, write_durable
+from ..common.durable import TEMP_PREFIX, clean_temp_files, make_dirs, remove_durable, write_durable
 
 log = logging.getLogger("edgecodec.spool")
 _NAME = re.compile(r"(\d{20})-(\d{1,19})\.ecb")
@@ -68,12 +74,23 @@ def _check_creatable(folder: Path) -> None:
 
 @dataclass(frozen=True)
 class SpooledFrame:
-    """One frame waiting for upload."""
+    """One frame waiting for upload; ``group`` is its key frame's sequence number (its own for a key frame)."""
 
     seq: int
     capture_us: int
     path: Path
     size: int
+    group: int
+
+
+def frame_group(seq: int, prefix: bytes) -> int:
+    """The group of frame ``seq`` from its first bytes: its reference for a delta frame, else itself
+    (also for bytes that are not a valid header: read_valid removes such a file before upload)."""
+    try:
+        header = bitstream.peek_header(prefix)
+    except bitstream.BitstreamError:
+        return seq
+    return header.ref_seq if header.is_delta else seq
 
 
 def frame_name(seq: int, capture_us: int) -> str:
@@ -105,7 +122,10 @@ class Spool:
         for p in self.folder.glob("*.ecb"):
             m = _NAME.fullmatch(p.name)
             if m:
-                found.append(SpooledFrame(int(m[1]), int(m[2]), p, p.stat().st_size))
+                with open(p, "rb") as f:
+                    prefix = f.read(bitstream.HEADER_SIZE)
+                seq = int(m[1])
+                found.append(SpooledFrame(seq, int(m[2]), p, p.stat().st_size, frame_group(seq, prefix)))
         for frame in sorted(found, key=lambda f: f.seq):
             self._frames[frame.seq] = frame
             self._bytes += frame.size
@@ -136,7 +156,7 @@ class Spool:
         except NoRoom:
             return False
         with self._cond:
-            self._frames[seq] = SpooledFrame(seq, capture_us, path, len(data))
+            self._frames[seq] = SpooledFrame(seq, capture_us, path, len(data), frame_group(seq, data))
             self._bytes += len(data)
             self._cond.notify_all()
         return True
@@ -153,7 +173,7 @@ class Spool:
                     raise
                 self._warn_full(e)
             with self._cond:
-                if self._evict_oldest() is None:
+                if not self._evict_group(None):  # _warn_full logged it
                     raise NoRoom(str(self.folder))
 
     def _warn_full(self, error: OSError) -> None:
@@ -164,22 +184,27 @@ class Spool:
                         "left (counted in edgecodec_frames_evicted and _dropped)", self.folder, error.strerror)
 
     def _evict_for(self, size: int) -> None:
-        while self._bytes + size > self.max_bytes:
-            frame = self._evict_oldest()
-            if frame is None:
-                return
-            log.warning("spool full (%d bytes): evicted frame %d", self.max_bytes, frame.seq)
+        while self._bytes + size > self.max_bytes and self._evict_group(f"spool full ({self.max_bytes} bytes)"):
+            pass
 
-    def _evict_oldest(self) -> SpooledFrame | None:
-        """Remove the oldest frame not in flight (lock held); None if there is none."""
-        seq = next((s for s in self._frames if s != self._in_flight), None)
-        if seq is None:
-            return None
-        frame = self._frames.pop(seq)
-        self._bytes -= frame.size
-        remove_durable(frame.path)
-        self._on_evict(frame)
-        return frame
+    def _evict_group(self, why: str | None) -> list[SpooledFrame]:
+        """Remove the oldest group's frames but the one in flight (lock held), logging ``why`` if given;
+        [] if nothing is evictable."""
+        victims: list[SpooledFrame] = []
+        for frame in self._frames.values():
+            if victims and frame.group != victims[0].group:
+                break
+            if frame.seq != self._in_flight:
+                victims.append(frame)
+        for frame in victims:
+            del self._frames[frame.seq]
+            self._bytes -= frame.size
+            remove_durable(frame.path)
+            self._on_evict(frame)
+        if victims and why:
+            log.warning("%s: evicted the group of key frame %d (%d frame(s), %d..%d)", why, victims[0].group,
+                        len(victims), victims[0].seq, victims[-1].seq)
+        return victims
 
     def take(self, timeout: float) -> SpooledFrame | None:
         """The oldest frame, marked in flight (not evictable); None if none arrived within ``timeout``."""

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from ..common.protocol import CAPTURE_HEADER, ECB_CONTENT_TYPE, frame_path
 from .metrics import DaemonMetrics
-from .protocol import CAPTURE_HEADER, CONTENT_TYPE, frame_path
 from .spool import Spool, SpooledFrame
 
 log = logging.getLogger("edgecodec.upload")
@@ -119,7 +119,7 @@ class IngestClient:
 
     def post_frame(self, seq: int, capture_us: int, data: bytes) -> Reply:
         """POST one frame; returns the server's reply. Raises OSError on network failure."""
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": CONTENT_TYPE,
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": ECB_CONTENT_TYPE,
                    CAPTURE_HEADER: str(capture_us)}
         try:
             conn = self._connection()

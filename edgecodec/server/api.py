@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ..edge.protocol import parse_seq, valid_device_id
+from ..common.protocol import ECB_CONTENT_TYPE, PNG_CONTENT_TYPE, parse_seq, valid_device_id
 from .auth import Refused, require_viewer
 from .context import CTX, ServerContext
 from .integrity import drop_damaged_png, png_intact, verified_ecb
@@ -30,7 +30,7 @@ async def list_devices(request: web.Request) -> web.Response:
 async def list_frames(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
     require_viewer(request, ctx.tokens)
-    device_id = _device(request)
+    device_id = requested_device(request)
     q = request.query
     try:
         since, until = parse_window(q.get("since"), q.get("until"))
@@ -38,19 +38,26 @@ async def list_frames(request: web.Request) -> web.Response:
     except ValueError as e:
         raise Refused(400, "bad_request", str(e)) from None
     frames = await ctx.index.frames(device_id, since, until, limit)
-    return web.json_response({"device_id": device_id, "frames": [f.to_json() for f in frames]})
+    stored = await ctx.index.stored(device_id, [f.ref_seq for f in frames if f.kind == "delta"])
+    docs = [{**f.to_json(), "reference_missing": f.kind == "delta" and f.ref_seq not in stored} for f in frames]
+    return web.json_response({"device_id": device_id, "frames": docs})
 
 
 async def get_ecb(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
-    rec = await _record(request, ctx)
+    rec = await requested_frame(request, ctx)
     data = await asyncio.get_running_loop().run_in_executor(None, verified_ecb, ctx.store, rec)
-    return web.Response(body=data, content_type="application/vnd.edgecodec.ecb", headers=IMMUTABLE)
+    return web.Response(body=data, content_type=ECB_CONTENT_TYPE, headers=IMMUTABLE)
 
 
 async def get_png(request: web.Request) -> web.Response:
     ctx: ServerContext = request.app[CTX]
-    rec = await _record(request, ctx)
+    png = await decoded_png(request, ctx, await requested_frame(request, ctx))
+    return web.Response(body=png, content_type=PNG_CONTENT_TYPE, headers=IMMUTABLE)
+
+
+async def decoded_png(request: web.Request, ctx: ServerContext, rec: FrameRecord) -> bytes:
+    """The frame's PNG from the decoder (cached), checked; Refused 422, 424, 429, 503 or 504 (docs/api.md)."""
     try:
         png = await while_connected(request, ctx.decoder.png(rec), ctx.cfg.decode_timeout_s)
     except DecodeFailed as e:
@@ -59,7 +66,7 @@ async def get_png(request: web.Request) -> web.Response:
         raise Refused(504, "decode_timeout", "decoding took too long; try again") from None
     if not await asyncio.get_running_loop().run_in_executor(None, png_intact, png):
         raise drop_damaged_png(ctx.store, rec)
-    return web.Response(body=png, content_type="image/png", headers=IMMUTABLE)
+    return png
 
 
 async def while_connected(request: web.Request, work: Awaitable[bytes], timeout: float) -> bytes:
@@ -80,9 +87,10 @@ async def while_connected(request: web.Request, work: Awaitable[bytes], timeout:
         task.cancel()
 
 
-async def _record(request: web.Request, ctx: ServerContext) -> FrameRecord:
+async def requested_frame(request: web.Request, ctx: ServerContext) -> FrameRecord:
+    """The frame named by the URL (viewer token); Refused 400, 401, 403 or 404."""
     require_viewer(request, ctx.tokens)
-    device_id = _device(request)
+    device_id = requested_device(request)
     try:
         seq = parse_seq(request.match_info["seq"])
     except ValueError as e:
@@ -93,7 +101,8 @@ async def _record(request: web.Request, ctx: ServerContext) -> FrameRecord:
     return rec
 
 
-def _device(request: web.Request) -> str:
+def requested_device(request: web.Request) -> str:
+    """The URL's device id; Refused 400 when it is not a valid name."""
     device_id = request.match_info["device_id"]
     if not valid_device_id(device_id):
         raise Refused(400, "bad_device_id", "invalid device id")

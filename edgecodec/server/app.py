@@ -8,7 +8,8 @@ import ssl
 
 from aiohttp import web
 
-from . import api, ingest
+from ..common.protocol import DEVICES, FRAME, FRAME_ECB, FRAME_PNG, FRAMES, HEALTH, METRICS, PAGE
+from . import api, ingest, snapshots
 from .auth import Refused
 from .config import ServerConfig
 from .context import CTX, ServerContext
@@ -18,7 +19,6 @@ from .storage import FrameStore
 from .tokens import TokenStore
 
 log = logging.getLogger("edgecodec.server")
-FRAME = "/api/v1/devices/{device_id}/frames/{seq}"
 
 
 @web.middleware
@@ -45,13 +45,14 @@ def build_app(ctx: ServerContext) -> web.Application:
     app = web.Application(middlewares=[refusals], client_max_size=ctx.cfg.max_body_bytes)
     app[CTX] = ctx
     app.router.add_post(FRAME, ingest.post_frame)
-    app.router.add_get(FRAME + ".ecb", api.get_ecb)
-    app.router.add_get(FRAME + ".png", api.get_png)
-    app.router.add_get("/api/v1/devices/{device_id}/frames", api.list_frames)
-    app.router.add_get("/api/v1/devices", api.list_devices)
-    app.router.add_get("/healthz", api.healthz)
-    app.router.add_get("/metrics", api.metrics)
-    app.router.add_get("/", api.page)
+    app.router.add_get(FRAME_ECB, api.get_ecb)
+    app.router.add_get(FRAME_PNG, api.get_png)
+    snapshots.add_routes(app)
+    app.router.add_get(FRAMES, api.list_frames)
+    app.router.add_get(DEVICES, api.list_devices)
+    app.router.add_get(HEALTH, api.healthz)
+    app.router.add_get(METRICS, api.metrics)
+    app.router.add_get(PAGE, api.page)
     return app
 
 

@@ -5,10 +5,10 @@ import ssl
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 
 from ..codec.bitstream import DEFAULT_MAX_PIXELS
-from ..edge.tomlconfig import ListenAddress
+from ..common.config import ConfigModel, ListenAddress
 from .tokens import TokenStore
 
 
@@ -38,10 +38,8 @@ def check_tls(cert: Path, key: Path) -> None:
         raise ValueError(f"tls_cert {cert} and tls_key {key} are refused: {reason}") from None
 
 
-class ServerConfig(BaseModel):
+class ServerConfig(ConfigModel):
     """Everything ``edgecodec serve`` needs; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     data: Path = Field(description="data directory: frames, PNG cache, SQLite index, tokens.json")
     listen: ListenAddress = Field(default="127.0.0.1:8080", pattern=r"^[^\s]*:\d{1,5}$", description="HOST:PORT to listen on")

@@ -1,8 +1,14 @@
 """What a decode worker process does: load the model once, then .ecb file -> cached PNG file.
 
+A delta frame decodes from its key frame's latent: each worker keeps the latents of the key
+frames it decoded last (an entropy decode each, no synthesis; REFERENCE_CACHE_PIXELS in all), so
+the frames of a group cost one entropy decode of their key frame, and any frame decodes from at
+most itself and its key frame (random access).
+
 Failures: ValueError means the frame itself cannot be decoded here (invalid bitstream, a model
-this server does not have) and will always recur; anything else (OSError, a stored file that no
-longer holds the uploaded bytes, RuntimeError, MemoryError, a crashed process) may not.
+this server does not have, a reference that is not the one it was coded against) and will always
+recur; anything else (OSError, a stored file that no longer holds the uploaded bytes,
+RuntimeError, MemoryError, a crashed process) may not.
 """
 from __future__ import annotations
 
@@ -12,10 +18,15 @@ import os
 import resource
 import signal
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
+from ..codec.bitstream import DEFAULT_MAX_PIXELS
+
 _backend = None
+_references: OrderedDict = OrderedDict()  # SHA-256 of a key frame's bytes -> codec.Reference
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+REFERENCE_CACHE_PIXELS = 1 << 24  # key frames whose latents a worker keeps (16.7 MP: about 50 MB)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -40,9 +51,10 @@ def identify() -> tuple[int, str]:
     return os.getpid(), model_id_hex()
 
 
-def decode_and_measure(ecb_file: str, png_file: str, sha256: str) -> int:
+def decode_and_measure(ecb_file: str, png_file: str, sha256: str, ref: tuple[str, str] | None = None,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     """decode_to_png, then this process's peak resident memory in bytes (for recycling)."""
-    decode_to_png(ecb_file, png_file, sha256)
+    decode_to_png(ecb_file, png_file, sha256, ref, max_pixels)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
@@ -62,19 +74,41 @@ def model_id_hex() -> str:
     return _backend.model_id.hex()
 
 
-def decode_to_png(ecb_file: str, png_file: str, sha256: str) -> int:
-    """Decode a stored frame (whose bytes must have this SHA-256, else OSError) and write its PNG
-    atomically; returns the PNG's size."""
-    import torch
-
-    from ..edge.durable import make_dirs, write_durable
-    from ..imageio import encode_png
-
+def _verified(ecb_file: str, sha256: str) -> bytes:
     data = Path(ecb_file).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise OSError(f"{ecb_file} does not hold the uploaded frame (SHA-256 mismatch)")
+    return data
+
+
+def _reference(data: bytes, sha256: str, max_pixels: int):
+    """The key frame's reference (latent), from the cache or an entropy decode that fills it."""
+    ref = _references.get(sha256)
+    if ref is None:
+        ref = _references[sha256] = _backend.reference(data, max_pixels)
+        while sum(r.width * r.height for r in _references.values()) > REFERENCE_CACHE_PIXELS and len(_references) > 1:
+            _references.popitem(last=False)
+    _references.move_to_end(sha256)
+    return ref
+
+
+def decode_to_png(ecb_file: str, png_file: str, sha256: str, ref: tuple[str, str] | None = None,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Decode a stored frame (whose bytes must have this SHA-256, else OSError) and write its PNG
+    atomically; returns the PNG's size. A delta frame needs ``ref``: its key frame's (file, SHA-256)."""
+    import torch
+
+    from ..codec import bitstream
+    from ..common.durable import make_dirs, write_durable
+    from ..imageio import encode_png
+
+    data = _verified(ecb_file, sha256)
     with torch.inference_mode():
-        rgb = _backend.decode(data)
+        if bitstream.read_header(data, max_pixels)[0].is_delta:
+            reference = _reference(_verified(*ref), ref[1], max_pixels) if ref is not None else None
+            rgb = _backend.decode(data, reference, max_pixels)
+        else:
+            rgb = _backend.decode_reference(_reference(data, sha256, max_pixels))
     png = encode_png(rgb)
     make_dirs(Path(png_file).parent)
     write_durable(Path(png_file), png)

@@ -1,7 +1,9 @@
 """``POST /api/v1/devices/{device_id}/frames/{seq}``: validate everything, store durably, then acknowledge.
 
 201: stored now; 200: already stored with the same bytes; 409: that seq holds other bytes.
-Refusals (401, 403, 400, 413, 422) store nothing.
+Refusals (401, 403, 400, 413, 422) store nothing. A delta frame is stored whether or not its key
+frame arrived (uploads after an outage come in any order); its reference is checked when it is
+decoded (server/references.py).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..codec import bitstream
-from ..edge.protocol import CAPTURE_HEADER, parse_capture_us, parse_seq, valid_device_id
+from ..common.protocol import CAPTURE_HEADER, parse_capture_us, parse_seq, valid_device_id
 from .auth import Refused, principal
 from .context import CTX, ServerContext
 from .http_errors import describe
@@ -41,12 +43,13 @@ async def post_frame(request: web.Request) -> web.Response:
         header = bitstream.unpack(data, ctx.cfg.max_pixels).header
     except bitstream.BitstreamError as e:
         raise Refused(422, "bad_bitstream", f"not a valid .ecb frame: {e}") from None
+    if header.is_delta and header.seq != seq:  # its reference is relative to the seq it was coded as
+        raise Refused(422, "seq_mismatch", f"a delta frame coded as frame {header.seq} uploaded as frame {seq}")
     sha = hashlib.sha256(data).hexdigest()
     existing = await ctx.index.get(device_id, seq)
     if existing is None:
         rel = await asyncio.get_running_loop().run_in_executor(None, ctx.store.write, device_id, seq, sha, data)
-        rec = FrameRecord(device_id, seq, sha, len(data), rel, capture_us, time.time_ns() // 1000,
-                          header.model_id.hex(), header.quality, header.width, header.height)
+        rec = FrameRecord.of(header, device_id, seq, sha, len(data), rel, capture_us, time.time_ns() // 1000)
         existing = await ctx.index.insert(rec)
         if existing is None:
             ctx.metrics.stored.inc()

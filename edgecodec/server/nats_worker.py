@@ -16,10 +16,13 @@ from typing import Awaitable, TypeVar
 
 from nats.errors import TimeoutError as NatsTimeout
 
-from ..edge.protocol import MAX_SEQ, valid_device_id
+from ..codec.bitstream import DEFAULT_MAX_PIXELS
+from ..common.protocol import MAX_SEQ, valid_device_id
 from ..errors import message_line
 from . import decode_job
+from .auth import Refused
 from .nats_mode import KvIndex, jetstream, key_of
+from .references import reference_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.worker")
@@ -29,7 +32,8 @@ RETRY_DELAY_S = 5.0  # before a failed job is delivered again
 T = TypeVar("T")
 
 
-async def run_worker(url: str, data: str, model: str | None, backend: str, prefix: str = "edgecodec") -> None:
+async def run_worker(url: str, data: str, model: str | None, backend: str, prefix: str = "edgecodec",
+                     max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Decode jobs one at a time until SIGTERM (run more workers for more throughput)."""
     await asyncio.get_running_loop().run_in_executor(None, decode_job.init_worker, model, backend)
     nc, js, frames, devices = await jetstream(url, prefix)
@@ -45,7 +49,7 @@ async def run_worker(url: str, data: str, model: str | None, backend: str, prefi
         except NatsTimeout:
             continue
         for msg in msgs:
-            await process(msg, index, store, nc, prefix)
+            await process(msg, index, store, nc, prefix, max_pixels)
     await index.close()
 
 
@@ -61,7 +65,8 @@ def parse_job(data: bytes) -> tuple[str, int]:
     return device_id, seq
 
 
-async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str) -> None:
+async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Handle one delivered job, notify waiting ingest nodes and acknowledge; whatever goes wrong
     ends the job (delivered again later, or dropped when malformed), never the worker."""
     try:
@@ -75,7 +80,7 @@ async def process(msg, index: KvIndex, store: FrameStore, nc, prefix: str) -> No
         if exhausted:
             result = await give_up(index, device_id, seq)
         else:
-            result = await with_progress(msg, handle(index, store, device_id, seq))
+            result = await with_progress(msg, handle(index, store, device_id, seq, max_pixels))
         await nc.publish(f"{prefix}.decoded.{key_of(device_id, seq)}", json.dumps(result).encode())
     except Exception as e:  # a NATS or file-system error: the job is delivered again, to any worker
         log.error("decode job %s/%d failed (to be retried): %s", device_id, seq, message_line(e))
@@ -106,7 +111,8 @@ def outcome(error: str | None = None, permanent: bool = False) -> dict:
     return {"ok": error is None, "error": error, "permanent": permanent}
 
 
-async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int) -> dict:
+async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
     """Decode the frame unless that is done already; a failure that will recur is recorded."""
     rec = await index.get(device_id, seq)
     if rec is None:
@@ -118,8 +124,13 @@ async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int) ->
     if png_file.exists():
         return outcome()
     try:
+        ref = await reference_of(index, rec)
+        ref_args = None if ref is None else (str(store.ecb_file(ref.path)), ref.sha256)
         await asyncio.get_running_loop().run_in_executor(
-            None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256)
+            None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256, ref_args,
+            max_pixels)
+    except Refused as e:  # the key frame has not arrived: not recorded, a later request tries again
+        return outcome(e.message)
     except ValueError as e:
         log.warning("frame %s/%d does not decode: %s", device_id, seq, message_line(e))
         await index.set_decode_error(device_id, seq, message_line(e))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
-from ..edge.protocol import MAX_CAPTURE_US
+from ..common.protocol import MAX_CAPTURE_US
 
 MAX_LIST = 10000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

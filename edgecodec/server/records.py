@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from ..edge.protocol import frame_path
+from ..codec import bitstream
+from ..common.protocol import frame_path
 
 WINDOW = 30  # frames used for a camera's fps, bitrate and lag
 
@@ -25,6 +26,16 @@ class FrameRecord:
     width: int
     height: int
     decode_error: str | None = None
+    kind: str = "key"  # or "delta": decoded against the key frame ref_seq of the same device
+    ref_seq: int | None = None
+
+    @classmethod
+    def of(cls, header: bitstream.Header, device_id: str, seq: int, sha256: str, size: int, path: str,
+           capture_us: int, received_us: int) -> "FrameRecord":
+        """The record of a stored frame with this (validated) header."""
+        return cls(device_id, seq, sha256, size, path, capture_us, received_us, header.model_id.hex(),
+                   header.quality, header.width, header.height, None, bitstream.KIND_NAMES[header.kind],
+                   header.ref_seq if header.is_delta else None)
 
     def to_json(self) -> dict:
         doc = asdict(self)

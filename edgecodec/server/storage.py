@@ -11,8 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from ..edge.durable import make_dirs, remove_durable, write_durable
-from ..edge.protocol import MAX_SEQ, check_device_id
+from ..common.durable import make_dirs, remove_durable, write_durable
+from ..common.protocol import MAX_SEQ, check_device_id
 
 SHARD = 10000  # frames per directory
 _SHA256 = re.compile(r"[0-9a-f]{64}")

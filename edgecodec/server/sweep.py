@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from ..codec import bitstream
-from ..edge.durable import TEMP_PREFIX, clean_temp_files, fsync_dir, remove_durable, write_durable
-from ..edge.protocol import valid_device_id
+from ..common.durable import TEMP_PREFIX, clean_temp_files, fsync_dir, remove_durable, write_durable
+from ..common.protocol import valid_device_id
 from .metrics import ServerMetrics
 from .records import FrameRecord
 from .sqlite_index import SqliteIndex
@@ -57,8 +57,7 @@ def _recover(store: FrameStore, device_id: str, seq: int, path: Path, max_pixels
         return None
     if store.ecb_file(rel) != path:  # the name's hash is not the content's, or the wrong shard
         return None
-    return FrameRecord(device_id, seq, sha, len(data), rel, mtime_us, mtime_us, header.model_id.hex(),
-                       header.quality, header.width, header.height)
+    return FrameRecord.of(header, device_id, seq, sha, len(data), rel, mtime_us, mtime_us)
 
 
 async def _sweep_shard(store: FrameStore, index: SqliteIndex, device_id: str, shard: Path, max_pixels: int,

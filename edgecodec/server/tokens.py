@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..edge.durable import make_dirs, write_durable
-from ..edge.protocol import valid_device_id
+from ..common.durable import make_dirs, write_durable
+from ..common.protocol import valid_device_id
 
 ROLES = ("device", "viewer")
 TOKEN_FILE = "tokens.json"

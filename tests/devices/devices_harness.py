@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgecodec.edge.tomlconfig import read_toml
+from edgecodec.common.config import read_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ROOT / "devices"

@@ -14,7 +14,7 @@ from devices_harness import DEVICES, JETSON_PROFILES, PROFILES, profile_data
 
 from edgecodec.edge.config import DaemonConfig
 from edgecodec.edge.profile import CsiCapture, DeviceProfile, FileCapture, RtspCapture, UsbCapture
-from edgecodec.edge.tomlconfig import build_config
+from edgecodec.common.config import build_config
 
 # What each JetPack ships (docs/jetson.md): CUDA, TensorRT, compute capability of its boards.
 JETPACK_STACK = {"6.1": ("12.6", "10.3", "8.7"), "6.2": ("12.6", "10.3", "8.7"),

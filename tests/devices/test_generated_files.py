@@ -14,7 +14,7 @@ from edgecodec.edge.profile import (NVARGUS, NVCONV, NVDEC, Capabilities, CsiCap
                                     UsbCapture, capture_source, declared_capabilities, device_toml, install_facts,
                                     systemd_unit)
 from edgecodec.edge.sources import CSI_PIPELINE, RTSP_PIPELINE, plan_source
-from edgecodec.edge.tomlconfig import build_config, read_toml
+from edgecodec.common.config import build_config, read_toml
 
 JETSON = Capabilities(True, frozenset({NVARGUS, NVDEC, NVCONV}))
 GST_ONLY = Capabilities(True)  # an OpenCV with GStreamer but no NVIDIA elements (x86 with system OpenCV)

@@ -20,7 +20,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from devices_harness import INSTALL, JETSON_PROFILES, profile_data
 
-from edgecodec.edge.tomlconfig import read_toml
+from edgecodec.common.config import read_toml
 
 TOKEN = "ecb_dry-run-secret-token"
 SYSTEM_PATHS = [Path(p) for p in ("/opt/edgecodec", "/etc/edgecodec", "/var/lib/edgecodec",

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from edgecodec.edge.config import DaemonConfig
-from edgecodec.edge.tomlconfig import build_config
+from edgecodec.common.config import build_config
 from edgecodec.edge.uploader import read_token
 
 DEVICE_8K = '\n[device]\nboard = "dev box"\nplatform = "x86"\nmemory_gb = 64\nresolution = "8192x8192"\n' \

@@ -8,7 +8,7 @@ import pytest
 from app_client import app_client, run
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
-from edgecodec.edge.protocol import MAX_CAPTURE_US
+from edgecodec.common.protocol import MAX_CAPTURE_US
 from edgecodec.server.query import parse_time
 from edgecodec.server.tokens import TokenStore
 

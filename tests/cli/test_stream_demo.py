@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgecodec.edge.demo import _jpeg_size_at_psnr, _make_video, run_stream_demo
+from edgecodec.cli.stream_demo import _jpeg_size_at_psnr, _make_video, run_stream_demo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..common.protocol import HEALTH, frames_path
+
 VTEST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "vtest.avi"
 
 
@@ -27,9 +29,9 @@ def run_stream_demo(frames: int = 100, model: str | None = None, quality: float 
     """Stream ``frames`` frames of vtest.avi (or ``source``) through a local server; print and return the summary.
 
     ``serve_for`` keeps the server (and the viewer URL) up that many seconds after the summary."""
+    from ..edge.config import DaemonConfig
+    from ..edge.daemon import run_daemon
     from ..server.tokens import TokenStore
-    from .config import DaemonConfig
-    from .daemon import run_daemon
 
     work = Path(tempfile.mkdtemp(prefix="edgecodec-demo-"))
     video = Path(source) if source else VTEST if VTEST.is_file() else _make_video(work / "clip.avi", frames)
@@ -58,7 +60,7 @@ def run_stream_demo(frames: int = 100, model: str | None = None, quality: float 
 
 def _measure(base: str, viewer: str, video: Path, frames: int, fps: float) -> dict:
     """Compare the server's decodes with the captured frames (seq i is frame i: a fresh spool, no drops)."""
-    listing = json.loads(_get(f"{base}/api/v1/devices/demo-cam/frames?limit=10000", viewer))["frames"]
+    listing = json.loads(_get(base + frames_path("demo-cam") + "?limit=10000", viewer))["frames"]
     cap = cv2.VideoCapture(str(video))
     bpp, psnr, jpeg_bpp, sizes, jpeg_sizes = [], [], [], [], []
     for seq in range(len(listing)):
@@ -114,7 +116,7 @@ def _start_server(data: Path, port: int, model: str | None) -> subprocess.Popen:
         if proc.poll() is not None:
             raise RuntimeError("the demo server failed to start")
         try:
-            _get(f"http://127.0.0.1:{port}/healthz", None)
+            _get(f"http://127.0.0.1:{port}{HEALTH}", None)
             return proc
         except OSError:
             time.sleep(0.1)

@@ -1,5 +1,5 @@
-"""TOML configuration files: reading into a pydantic model (errors as one line), checks shared by the models,
-and writing values."""
+"""Configuration files: the base of every configuration model, reading TOML into one (errors as one line),
+checks shared by the models, and writing TOML values."""
 from __future__ import annotations
 
 import json
@@ -7,14 +7,21 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-M = TypeVar("M", bound=BaseModel)
+
+class ConfigModel(BaseModel):
+    """A configuration table: unknown keys are errors, and a validated configuration never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=ConfigModel)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
