@@ -140,6 +140,17 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Head
     return header, lengths
 
 
+def peek_header(prefix: bytes) -> Header:
+    """The fixed header of a file from its first HEADER_SIZE bytes (or all of a shorter file), checked
+    field by field but not against the file's length or CRC: to index stored frames cheaply, whose
+    full check (:func:`unpack`) comes when they are read."""
+    if len(prefix) < MIN_SIZE or bytes(prefix[:4]) != MAGIC or prefix[4] not in (1, VERSION):
+        raise BitstreamError("not an .ecb file header")
+    if prefix[4] == VERSION and len(prefix) < HEADER_SIZE:
+        raise BitstreamError(f"not an .ecb file: {len(prefix)} bytes is shorter than the header")
+    return (_parse_v2(prefix) if prefix[4] == VERSION else _parse_v1(prefix))[0]
+
+
 def _parse_v1(data: bytes) -> tuple[Header, tuple[int, ...]]:
     _, _, flags, q, model_id, width, height, zlen, ylen = HEADER_V1.unpack_from(data)
     if flags != 0:

@@ -17,31 +17,41 @@ from .metrics import DaemonMetrics, serve_http
 from .roles import Capture, Encoder, FrameQueue
 from .sequence import SequenceAllocator
 from .sources import gstreamer_available, is_jetson, open_capture, plan_source
-from .spool import Spool
+from .spool import Spool, SpooledFrame
 from .uploader import Backoff, IngestClient, Uploader
 from .watchdog import GaveUp, Watchdog
 
 log = logging.getLogger("edgecodec.daemon")
 
 
-def make_encoder(cfg: DaemonConfig):
-    """The encode function of the configured model and runtime (loaded once)."""
-    import torch
+class InferenceStream:
+    """The configured model's stream encoder (loaded once), run without autograd."""
 
-    from ..backends import ENGINE_BACKENDS, load_codec
+    def __init__(self, cfg: DaemonConfig):
+        import torch
 
-    torch.set_num_threads(cfg.threads)
-    engines = plugin = None
-    if cfg.backend in ENGINE_BACKENDS and cfg.device is not None:  # the configuration requires the table
-        engines, plugin = str(cfg.device.engines), cfg.device.plugin
-    codec = load_codec(cfg.model, cfg.backend, engines, plugin)
-    log.info("model %s (%s), backend %s", codec.model.config.name, codec.model_id.hex(), cfg.backend)
+        from ..backends import ENGINE_BACKENDS, load_codec
+        from ..codec.stream import StreamEncoder, StreamPolicy
 
-    def encode(rgb):
-        with torch.inference_mode():
-            return codec.encode(rgb, cfg.quality)
+        torch.set_num_threads(cfg.threads)
+        engines = plugin = None
+        if cfg.backend in ENGINE_BACKENDS and cfg.device is not None:  # the configuration requires the table
+            engines, plugin = str(cfg.device.engines), cfg.device.plugin
+        codec = load_codec(cfg.model, cfg.backend, engines, plugin)
+        log.info("model %s (%s), backend %s, %s", codec.model.config.name, codec.model_id.hex(), cfg.backend,
+                 "every frame a key frame" if cfg.intra else
+                 f"delta frames (conditional model {'on' if codec.conditional else 'off'}), a key frame at least "
+                 f"every {cfg.key_interval_s:g} s")
+        # the key interval is in capture time, kept by the encode role; the policy keeps scene changes
+        policy = StreamPolicy(key_interval=0, scene_change=cfg.scene_change, intra=cfg.intra)
+        self._stream, self._mode = StreamEncoder(codec, cfg.quality, policy), torch.inference_mode
 
-    return encode
+    def encode(self, image, seq: int):
+        with self._mode():
+            return self._stream.encode(image, seq)
+
+    def force_key(self) -> None:
+        self._stream.force_key()
 
 
 def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
@@ -50,14 +60,20 @@ def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
     stop = stop or threading.Event()
     abort, capture_done = threading.Event(), threading.Event()
     metrics = DaemonMetrics()
-    spool = Spool(cfg.spool, cfg.spool_max_bytes, on_evict=lambda frame: metrics.evicted.inc(),
-                  max_pixels=cfg.max_pixels)
+    encoder: Encoder | None = None
+
+    def evicted(frame: SpooledFrame) -> None:
+        metrics.evicted.inc()
+        if encoder is not None:
+            encoder.reference_evicted(frame.seq)
+
+    spool = Spool(cfg.spool, cfg.spool_max_bytes, on_evict=evicted, max_pixels=cfg.max_pixels)
     seqs = SequenceAllocator(cfg.spool, cfg.seq_block)
     client = IngestClient(cfg.server, cfg.device_id, cfg.token_file, cfg.upload_timeout_s, cfg.ca_file)
     drop = cfg.backpressure == "drop" or (cfg.backpressure == "auto" and plan.live)
     frames = FrameQueue(cfg.queue_size, drop, metrics)
     capture = Capture(plan, open_capture, frames, metrics, cfg.fps, cfg.max_frames, cfg.loop, stop, capture_done)
-    encoder = Encoder(make_encoder(cfg), frames, spool, seqs, metrics, capture_done, abort)
+    encoder = Encoder(InferenceStream(cfg), frames, spool, seqs, metrics, capture_done, abort, cfg.key_interval_s)
     uploader = Uploader(spool, client, metrics, Backoff(cfg.backoff_initial_s, cfg.backoff_max_s),
                         lambda: encoder.done.is_set() and len(spool) == 0, abort)
     watchdog = Watchdog(cfg.max_restarts)

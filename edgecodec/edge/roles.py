@@ -5,16 +5,20 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
+from ..codec import bitstream
 from ..imageio import to_rgb8
-from .metrics import BitrateMeter, DaemonMetrics
+from .metrics import DaemonMetrics
 from .sequence import SequenceAllocator
 from .sources import SourcePlan
 from .spool import NoRoom, Spool
 from .watchdog import Permanent
+
+if TYPE_CHECKING:
+    from ..codec.stream import EncodedFrame
 
 log = logging.getLogger("edgecodec.daemon")
 
@@ -98,22 +102,43 @@ class Capture:
                 self.stop.wait(max(0.0, next_at - time.monotonic()))
 
 
-class Encoder:
-    """Encodes queued frames and spools them under fresh sequence numbers; drains the queue at the end.
+class FrameCoder(Protocol):
+    """A stream encoder (codec.stream.StreamEncoder): key and delta frames against a held reference."""
 
+    def encode(self, image: np.ndarray, seq: int) -> EncodedFrame: ...
+
+    def force_key(self) -> None: ...
+
+
+class Encoder:
+    """Encodes queued frames as a stream and spools them under fresh sequence numbers; drains the
+    queue at the end.
+
+    The stream starts with a key frame, and codes one again (``force_key``) at every (re)start of
+    this role, every ``key_interval_s`` of capture time, when the key frame could not be spooled,
+    and when the spool evicted the key frame the stream references (``reference_evicted``): a
+    delta frame is never shipped against a key frame the server will not get.
     A frame over the spool's pixel limit (the configuration's max_pixels) is dropped and counted
     before encoding, and so is one the spool has no room for (even after evicting)."""
 
-    def __init__(self, encode: Callable[[np.ndarray], bytes], frames: FrameQueue, spool: Spool,
-                 seqs: SequenceAllocator, metrics: DaemonMetrics, capture_done: threading.Event,
-                 abort: threading.Event):
-        self.encode, self.frames, self.spool, self.seqs = encode, frames, spool, seqs
+    def __init__(self, coder: FrameCoder, frames: FrameQueue, spool: Spool, seqs: SequenceAllocator,
+                 metrics: DaemonMetrics, capture_done: threading.Event, abort: threading.Event,
+                 key_interval_s: float = 0.0):
+        self.coder, self.frames, self.spool, self.seqs = coder, frames, spool, seqs
         self.metrics, self.capture_done, self.abort = metrics, capture_done, abort
+        self.key_interval_us = round(key_interval_s * 1e6)
         self.done = threading.Event()
-        self.bitrate = BitrateMeter()
         self.oversized: set[tuple[int, int]] = set()
+        self._key_us: int | None = None  # capture time of the referenced key frame
+        self._key_seq: int | None = None
+
+    def reference_evicted(self, seq: int) -> None:
+        """The spool evicted frame ``seq``: if it is the referenced key frame, the next frame is a key frame."""
+        if seq == self._key_seq:
+            self._key_us = self._key_seq = None
 
     def run(self) -> None:
+        self._key_us = self._key_seq = None  # a (re)started role does not trust the stream state
         while not self.abort.is_set():
             item = self.frames.get(timeout=0.2)
             if item is None:
@@ -132,16 +157,29 @@ class Encoder:
                           self.spool.max_pixels)
             self.metrics.dropped.inc()
             return
-        t0 = time.perf_counter()
-        data = self.encode(to_rgb8(bgr, "frame"))
-        self.metrics.encode_seconds.observe(time.perf_counter() - t0)
-        self.metrics.encoded.inc()
-        self.metrics.encoded_bytes.inc(len(data))
-        self.metrics.bitrate.set(self.bitrate.add(len(data), capture_us))
         try:
-            stored = self.spool.put(self.spool.retry_full(self.seqs.next), capture_us, data)
+            seq = self.spool.retry_full(self.seqs.next)
         except NoRoom:  # not even the sequence state could be written
-            stored = False
+            self.metrics.dropped.inc()
+            return
+        if self._key_due(capture_us):
+            self.coder.force_key()
+        t0 = time.perf_counter()
+        frame = self.coder.encode(to_rgb8(bgr, "frame"), seq)
+        self.metrics.encode_seconds.observe(time.perf_counter() - t0)
+        key = frame.kind == bitstream.KEY
+        self.metrics.count_encoded("key" if key else "delta", len(frame.data), frame.skipped)
+        if key:
+            self._key_us, self._key_seq = capture_us, seq
+        stored = self.spool.put(seq, capture_us, frame.data)
+        if not stored and key:  # the reference would never reach the server
+            self._key_us = self._key_seq = None
         (self.metrics.spooled if stored else self.metrics.dropped).inc()
         self.metrics.spool_frames.set(len(self.spool))
         self.metrics.spool_bytes.set(self.spool.total_bytes)
+
+    def _key_due(self, capture_us: int) -> bool:
+        """No spooled reference, or the key interval passed (or the clock stepped back)."""
+        if self._key_us is None:
+            return True
+        return self.key_interval_us > 0 and not 0 <= capture_us - self._key_us < self.key_interval_us

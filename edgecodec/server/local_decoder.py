@@ -25,6 +25,7 @@ from .config import ServerConfig
 from .decode_process import DecodeProcess
 from .metrics import ServerMetrics
 from .records import FrameRecord
+from .references import reference_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.decode")
@@ -204,8 +205,14 @@ class LocalDecoder:
 
     async def _decode(self, rec: FrameRecord, process: DecodeProcess) -> None:
         try:
-            args = (str(self.store.ecb_file(rec.path)), str(self.store.png_file(rec.path)), rec.sha256)
+            ref = await reference_of(self.index, rec)
+            ref_args = None if ref is None else (str(self.store.ecb_file(ref.path)), ref.sha256)
+            args = (str(self.store.ecb_file(rec.path)), str(self.store.png_file(rec.path)), rec.sha256, ref_args,
+                    self.cfg.max_pixels)
             await self._run(rec, process, args)
+        except Refused:  # the reference has not arrived: not this frame's failure, nothing recorded
+            self.metrics.reference_missing.inc()
+            raise
         except ValueError as e:
             await self._failed(rec, message_line(e))
         except Exception as e:  # OSError, MemoryError, RuntimeError...: not recorded, retried on request
@@ -213,7 +220,7 @@ class LocalDecoder:
             raise decode_unavailable(message_line(e)) from None
         self.metrics.decoded.inc()
 
-    async def _run(self, rec: FrameRecord, process: DecodeProcess, args: tuple[str, str, str]) -> None:
+    async def _run(self, rec: FrameRecord, process: DecodeProcess, args: tuple) -> None:
         """decode_to_png in ``process``; after a crash again in its replacement, up to CRASH_RETRIES times
         (ValueError when it crashed each time)."""
         for attempt in range(CRASH_RETRIES + 1):

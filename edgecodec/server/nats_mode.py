@@ -22,10 +22,12 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from ..errors import message_line
+from .auth import Refused
 from .config import ServerConfig
 from .local_decoder import DecodeFailed, decode_unavailable
 from .metrics import ServerMetrics
 from .records import WINDOW, FrameRecord, camera_stats
+from .references import BadReference, reference_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.nats")
@@ -148,6 +150,12 @@ class KvIndex:
             log.error("index entry ignored: %s", message_line(e))
             return None
 
+    async def stored(self, device_id: str, seqs: list[int]) -> set[int]:
+        """Which of ``seqs`` the device has stored."""
+        unique = sorted(set(seqs))
+        found = await asyncio.gather(*(self.get(device_id, seq) for seq in unique))
+        return {seq for seq, rec in zip(unique, found) if rec is not None}
+
     async def _scan(self, bucket: str, pattern: str) -> list[tuple[str, bytes]]:
         """(key, current value) of the bucket's keys matching ``pattern``, walking its stream.
 
@@ -210,8 +218,10 @@ def device_summary(key: str, doc: dict) -> dict:
 class NatsDecoder:
     """Publishes decode jobs; a PNG request waits for a worker's result notification."""
 
-    def __init__(self, nc, js, store: FrameStore, prefix: str, on_arrival: bool):
+    def __init__(self, nc, js, store: FrameStore, prefix: str, on_arrival: bool, index: KvIndex,
+                 metrics: ServerMetrics):
         self.nc, self.js, self.store, self.prefix, self.on_arrival = nc, js, store, prefix, on_arrival
+        self.index, self.metrics = index, metrics
         self._tasks: set[asyncio.Task] = set()
 
     async def _publish(self, rec: FrameRecord) -> None:
@@ -231,6 +241,14 @@ class NatsDecoder:
         png_file = self.store.png_file(rec.path)
         if png_file.exists():
             return png_file.read_bytes()
+        try:
+            await reference_of(self.index, rec)  # a missing or bad reference is answered here, not by a worker
+        except Refused:
+            self.metrics.reference_missing.inc()
+            raise
+        except BadReference as e:
+            await self.index.set_decode_error(rec.device_id, rec.seq, message_line(e))
+            raise DecodeFailed(message_line(e)) from None
         sub = await self.nc.subscribe(f"{self.prefix}.decoded.{key_of(rec.device_id, rec.seq)}")
         await self.nc.flush()  # the server knows the subscription before the job can finish
         try:
@@ -251,4 +269,5 @@ class NatsDecoder:
 async def connect_scaled(cfg: ServerConfig, store: FrameStore, metrics: ServerMetrics):
     """The index and decoder of an ingest node in scaled mode."""
     nc, js, frames, devices = await jetstream(cfg.nats, cfg.nats_prefix)
-    return KvIndex(nc, js, cfg.nats_prefix, frames, devices), NatsDecoder(nc, js, store, cfg.nats_prefix, cfg.decode_on_arrival)
+    index = KvIndex(nc, js, cfg.nats_prefix, frames, devices)
+    return index, NatsDecoder(nc, js, store, cfg.nats_prefix, cfg.decode_on_arrival, index, metrics)

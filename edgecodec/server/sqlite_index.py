@@ -18,12 +18,14 @@ CREATE TABLE IF NOT EXISTS frames (
     device_id TEXT NOT NULL, seq INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
     path TEXT NOT NULL, capture_us INTEGER NOT NULL, received_us INTEGER NOT NULL, model_id TEXT NOT NULL,
     quality REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, decode_error TEXT,
+    kind TEXT NOT NULL DEFAULT 'key', ref_seq INTEGER,
     PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (device_id, capture_us);
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, frames INTEGER NOT NULL) WITHOUT ROWID;
 """
 COLUMNS = ", ".join(f.name for f in fields(FrameRecord))
 INDEX_FILE = "index.sqlite"
+ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'key'", "ref_seq": "INTEGER"}  # since delta frames: old files
 
 
 def open_db(path: Path) -> sqlite3.Connection:
@@ -33,6 +35,10 @@ def open_db(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=5000")
     db.executescript(SCHEMA)
+    present = {row[1] for row in db.execute("PRAGMA table_info(frames)")}
+    for name, declaration in ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE frames ADD COLUMN {name} {declaration}")
     return db
 
 
@@ -82,6 +88,19 @@ class SqliteIndex:
     async def frames(self, device_id: str, since_us: int, until_us: int, limit: int) -> list[FrameRecord]:
         """Frames captured in [since, until), in sequence order."""
         return await self._call(self._frames, device_id, since_us, until_us, limit)
+
+    def _stored(self, device_id: str, seqs: list[int]) -> set[int]:
+        found: set[int] = set()
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i:i + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT seq FROM frames WHERE device_id=? AND seq IN ({', '.join('?' * len(chunk))})",
+                (device_id, *chunk)))
+        return found
+
+    async def stored(self, device_id: str, seqs: list[int]) -> set[int]:
+        """Which of ``seqs`` the device has stored."""
+        return await self._call(self._stored, device_id, sorted(set(seqs)))
 
     def _paths(self, device_id: str, first: int, last: int) -> dict[int, str]:
         rows = self.db.execute("SELECT seq, path FROM frames WHERE device_id=? AND seq BETWEEN ? AND ?",

@@ -22,6 +22,16 @@ def crafted_frame(width: int, height: int, tag: bytes = b"") -> bytes:
     return bitstream.pack(bitstream.Header(width, height, 50.0, bytes(16)), (b"z" + tag, b"y"))
 
 
+def crafted_stream_frame(seq: int, ref: int | None = None, payload: int = 1, size: tuple[int, int] = (4, 4)) -> bytes:
+    """A valid .ecb v2 frame (nothing to decode): a key frame ``seq``, or a delta frame referencing ``ref``."""
+    width, height = size
+    if ref is None:
+        return bitstream.pack(bitstream.Header(width, height, 50.0, bytes(16), bitstream.KEY, seq),
+                              (b"z", b"y" * payload))
+    header = bitstream.Header(width, height, 50.0, bytes(16), bitstream.DELTA, seq, ref, b"h" * 8)
+    return bitstream.pack(header, (b"f", b"z", b"y" * payload))
+
+
 @contextlib.contextmanager
 def ingest_server(data: Path, **settings) -> Iterator[str]:
     """The real ingest server (no decoders) on a loopback port, in a thread of its own; yields its URL."""

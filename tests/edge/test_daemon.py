@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from edge_servers import crafted_frame, ingest_server
 
+from edgecodec.codec import bitstream
+from edgecodec.codec.stream import EncodedFrame
 from edgecodec.edge import daemon
 from edgecodec.edge.config import DaemonConfig
 from edgecodec.server.tokens import TokenStore
@@ -30,11 +32,19 @@ def test_the_daemon_takes_its_one_pixel_limit_from_the_configuration(tmp_path, m
     (tmp_path / "camera.avi").touch()
     monkeypatch.setattr(daemon, "open_capture", lambda plan: Frames([(16, 16), (16, 24), (24, 24), (16, 16)]))
 
-    def encode(rgb: np.ndarray) -> bytes:
-        encoded.append(rgb.shape[:2])
-        return crafted_frame(rgb.shape[1], rgb.shape[0], bytes([len(encoded)]))
+    class KeyFrames:
+        def __init__(self, cfg: DaemonConfig):
+            pass
 
-    monkeypatch.setattr(daemon, "make_encoder", lambda cfg: encode)
+        def force_key(self) -> None:
+            pass
+
+        def encode(self, rgb: np.ndarray, seq: int) -> EncodedFrame:
+            encoded.append(rgb.shape[:2])
+            return EncodedFrame(crafted_frame(rgb.shape[1], rgb.shape[0], bytes([len(encoded)])), seq,
+                                bitstream.KEY, 0.0)
+
+    monkeypatch.setattr(daemon, "InferenceStream", KeyFrames)
     with ingest_server(data, max_pixels=16 * 24) as url:
         cfg = DaemonConfig(source=str(tmp_path / "camera.avi"), server=url, device_id="cam1", fps=0,
                            token_file=tmp_path / "token", spool=tmp_path / "spool", max_pixels=16 * 24,

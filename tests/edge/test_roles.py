@@ -10,11 +10,14 @@ import time
 
 import numpy as np
 import pytest
+from edge_servers import crafted_stream_frame
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
+from edgecodec.codec import bitstream
+from edgecodec.codec.stream import EncodedFrame
 from edgecodec.edge.daemon import _supervise
-from edgecodec.edge.metrics import BitrateMeter, DaemonMetrics
+from edgecodec.edge.metrics import DaemonMetrics
 from edgecodec.edge.roles import Capture, Encoder, FrameQueue
 from edgecodec.edge.sequence import SequenceAllocator
 from edgecodec.edge.sources import SourcePlan
@@ -24,6 +27,41 @@ from edgecodec.edge.watchdog import GaveUp, Watchdog
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FRAME = np.zeros((4, 4, 3), np.uint8)
+KEY_BYTES, DELTA_BYTES = 400, 40
+
+
+class FakeCoder:
+    """A stream encoder stand-in: a key frame first and after force_key(), then delta frames against it."""
+
+    def __init__(self) -> None:
+        self.key: int | None = None
+        self.calls: list[tuple[tuple[int, ...], int, int]] = []
+
+    def force_key(self) -> None:
+        self.key = None
+
+    def encode(self, image: np.ndarray, seq: int) -> EncodedFrame:
+        delta = self.key is not None
+        self.key = self.key if delta else seq
+        kind = bitstream.DELTA if delta else bitstream.KEY
+        self.calls.append((image.shape, seq, kind))
+        data = crafted_stream_frame(seq, self.key if delta else None, DELTA_BYTES if delta else KEY_BYTES)
+        return EncodedFrame(data, seq, kind, 0.9 if delta else 0.0)
+
+
+def run_encoder(tmp_path, capture_times: list[int], key_interval_s: float = 0.0, spool: Spool | None = None,
+                coder: FakeCoder | None = None) -> tuple[Encoder, FakeCoder, DaemonMetrics]:
+    """Encode one frame per capture time (in us) through a real spool and allocator."""
+    metrics, done, coder = DaemonMetrics(), threading.Event(), coder or FakeCoder()
+    spool = spool if spool is not None else Spool(tmp_path / "spool", 1 << 20)
+    frames = FrameQueue(len(capture_times) + 1, drop=False, metrics=metrics)
+    for t in capture_times:
+        frames.put((t, FRAME), threading.Event())
+    done.set()
+    encoder = Encoder(coder, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done, threading.Event(),
+                      key_interval_s)
+    encoder.run()
+    return encoder, coder, metrics
 
 
 class FakeCapture:
@@ -155,12 +193,6 @@ def test_watchdog_restarts_a_crashed_role_a_limited_number_of_times():
     assert dog.health()["ok"] is False
 
 
-def test_bitrate_meter_averages_bits_per_second():
-    meter = BitrateMeter(alpha=1.0)
-    meter.add(1000, 0)
-    assert meter.add(1000, 100_000) == pytest.approx(80_000)
-
-
 def test_a_file_that_is_not_a_video_is_a_permanent_error_a_camera_is_retried():
     def opener(plan):
         raise OSError(f"cannot open {plan.kind} source")
@@ -207,22 +239,84 @@ def test_a_full_disk_drops_and_counts_frames_instead_of_crashing_the_encoder(tmp
     for t in range(3):
         frames.put((t, FRAME), threading.Event())
     done.set()
-    Encoder(lambda rgb: b"x" * 100, frames, spool, seqs, metrics, done, threading.Event()).run()
+    Encoder(FakeCoder(), frames, spool, seqs, metrics, done, threading.Event()).run()
     counts = metrics.snapshot()
-    assert (counts["encoded"], counts["spooled"], counts["dropped"]) == (3, 0, 3)
+    # the sequence state cannot be written either: each frame is dropped before it is encoded
+    assert (counts["encoded"], counts["spooled"], counts["dropped"]) == (0, 0, 3)
     assert not list(tmp_path.iterdir())  # no partial file, not even of the sequence state
 
 
 def test_a_frame_over_max_pixels_is_dropped_before_encoding(tmp_path, caplog):
-    metrics, done, encoded = DaemonMetrics(), threading.Event(), []
+    metrics, done = DaemonMetrics(), threading.Event()
     spool = Spool(tmp_path / "spool", 1 << 20, max_pixels=4 * 4)
     frames = FrameQueue(4, drop=False, metrics=metrics)
     for t, frame in enumerate((FRAME, np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6, 3), np.uint8))):
         frames.put((t, frame), threading.Event())
     done.set()
-    encode = lambda rgb: encoded.append(rgb.shape) or b"x" * 100  # noqa: E731
-    Encoder(encode, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done, threading.Event()).run()
+    coder = FakeCoder()
+    Encoder(coder, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done, threading.Event()).run()
+    encoded = [shape for shape, _, _ in coder.calls]
     counts = metrics.snapshot()
     assert encoded == [(4, 4, 3)] and (counts["encoded"], counts["spooled"], counts["dropped"]) == (1, 1, 2)
     assert [r.getMessage() for r in caplog.records if "max_pixels" in r.getMessage()] == [
         "frames of 6x4 are over max_pixels (16): dropped before encoding"]
+
+
+def kinds(coder: FakeCoder) -> str:
+    return "".join("K" if kind == bitstream.KEY else "d" for _, _, kind in coder.calls)
+
+
+def test_the_stream_starts_with_a_key_frame_and_codes_one_every_key_interval_of_capture_time(tmp_path):
+    times = [0, 500_000, 999_999, 1_000_000, 1_500_000, 2_100_000, 1_800_000, 1_900_000]  # the clock steps back
+    _, coder, metrics = run_encoder(tmp_path, times, key_interval_s=1.0)
+    assert kinds(coder) == "KddKdKKd"
+    counts = metrics.snapshot()
+    assert (counts["encoded_key"], counts["encoded_delta"], counts["spooled"]) == (4, 4, 8)
+    key_size, delta_size = (len(crafted_stream_frame(2, ref, n))
+                            for ref, n in ((None, KEY_BYTES), (1, DELTA_BYTES)))
+    assert (counts["encoded_bytes_key"], counts["encoded_bytes_delta"]) == (4 * key_size, 4 * delta_size)
+    samples = {s.name: s.value for s in metrics.skipped.collect()[0].samples}
+    assert (samples["edgecodec_delta_skipped_ratio_count"], samples["edgecodec_delta_skipped_ratio_sum"]) == (
+        4, pytest.approx(4 * 0.9))
+
+
+def test_without_a_key_interval_only_the_start_and_a_restarted_role_code_key_frames(tmp_path):
+    encoder, coder, _ = run_encoder(tmp_path, [0, 10**9, 2 * 10**9])
+    encoder.frames.put((3 * 10**9, FRAME), threading.Event())
+    encoder.run()  # the watchdog restarts a crashed role: it does not trust the stream state
+    assert kinds(coder) == "Kdd" + "K"
+
+
+def test_a_key_frame_that_is_not_spooled_is_coded_again_so_no_delta_frame_lacks_its_key(tmp_path):
+    key_size = len(crafted_stream_frame(0, None, KEY_BYTES))
+    spool = Spool(tmp_path / "spool", key_size - 1)  # room for delta frames only
+    _, coder, metrics = run_encoder(tmp_path, [0, 1, 2], spool=spool)
+    assert kinds(coder) == "KKK" and len(spool) == 0 and metrics.snapshot()["dropped"] == 3
+
+
+def test_evicting_the_referenced_key_frame_makes_the_next_frame_a_key_frame(tmp_path):
+    key_size = len(crafted_stream_frame(0, None, KEY_BYTES))
+    delta_size = len(crafted_stream_frame(1, 0, DELTA_BYTES))
+    evicted: list[int] = []
+    holder: list[Encoder] = []
+
+    def on_evict(frame) -> None:
+        evicted.append(frame.seq)
+        holder[0].reference_evicted(frame.seq)
+
+    spool = Spool(tmp_path / "spool", key_size + 3 * delta_size, on_evict=on_evict)
+    metrics, done, coder = DaemonMetrics(), threading.Event(), FakeCoder()
+    frames = FrameQueue(16, drop=False, metrics=metrics)
+    holder.append(Encoder(coder, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done,
+                          threading.Event()))
+    for t in range(7):
+        frames.put((t, FRAME), threading.Event())
+    done.set()
+    holder[0].run()
+    # K0 d1 d2 d3 fill it; d4 evicts the whole group (its key with it), so frame 5 is a key frame again
+    assert kinds(coder) == "KddddKd" and evicted == [0, 1, 2, 3]
+    spooled = {}
+    while (frame := spool.take(0)) is not None:
+        spooled[frame.seq] = frame.group
+        spool.remove(frame)
+    assert spooled == {4: 0, 5: 5, 6: 5}  # d4 waits alone for a key frame the server may already have

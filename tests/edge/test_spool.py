@@ -7,7 +7,7 @@ import stat
 
 import numpy as np
 import pytest
-from edge_servers import crafted_frame
+from edge_servers import crafted_frame, crafted_stream_frame
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
@@ -123,3 +123,46 @@ def test_spooled_frames_are_checked_against_the_configured_pixel_limit(tmp_path)
     assert spool.read_valid(first) == big
     spool.remove(first)
     assert spool.read_valid(spool.take(0)) is None and len(spool) == 0
+
+
+def put_stream(spool: Spool, plan: str, start: int = 0) -> None:
+    """Spool frames by plan letter: K a key frame, d a delta frame against the last K."""
+    key = None
+    for seq, kind in enumerate(plan, start):
+        key = seq if kind == "K" else key
+        assert spool.put(seq, seq, crafted_stream_frame(seq, None if kind == "K" else key))
+
+
+def test_eviction_takes_the_oldest_group_whole_so_no_delta_frame_outlives_its_key(tmp_path, caplog):
+    evicted = []
+    frame_size = len(crafted_stream_frame(1, 0))
+    spool = Spool(tmp_path, 6 * frame_size, on_evict=lambda f: evicted.append(f.seq))
+    put_stream(spool, "KdddKd")
+    assert evicted == []
+    put_stream(spool, "d", start=6)  # one over the bound: the whole first group goes, not just frame 0
+    assert evicted == [0, 1, 2, 3] and len(spool) == 3
+    assert "spool full (%d bytes): evicted the group of key frame 0 (4 frame(s), 0..3)" % (6 * frame_size) in [
+        r.getMessage() for r in caplog.records]
+
+
+def test_the_frame_in_flight_stays_while_the_rest_of_its_group_goes(tmp_path):
+    evicted = []
+    frame_size = len(crafted_stream_frame(1, 0))
+    spool = Spool(tmp_path, 4 * frame_size, on_evict=lambda f: evicted.append(f.seq))
+    put_stream(spool, "Kddd")
+    assert spool.take(0).seq == 0  # the key frame is being uploaded
+    put_stream(spool, "K", start=4)
+    assert evicted == [1, 2, 3]
+    spool.remove(spool.take(0))
+    assert spool.take(0).seq == 4
+
+
+def test_groups_are_read_back_from_the_frame_headers_after_a_restart(tmp_path):
+    frame_size = len(crafted_stream_frame(1, 0))
+    put_stream(Spool(tmp_path, 1 << 20), "KddKd")
+    evicted = []
+    again = Spool(tmp_path, 5 * frame_size, on_evict=lambda f: evicted.append(f.seq))
+    assert [again.take(0).group] == [0]
+    again.release(again.take(0))
+    put_stream(again, "K", start=5)
+    assert evicted == [0, 1, 2]

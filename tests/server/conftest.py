@@ -1,4 +1,5 @@
-"""Fixtures of the server tests: a real nats-server for scaled mode, with TLS and authentication on."""
+"""Fixtures of the server tests: a real nats-server for scaled mode (TLS and authentication on), and a
+stream of key and delta frames."""
 from __future__ import annotations
 
 import secrets
@@ -7,11 +8,18 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from edgecodec.backends import load_codec
+from edgecodec.codec import bitstream
+from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
+from edgecodec.imageio import read_image
 from edgecodec.server.nats_mode import PASSWORD_FILE_ENV
 from harness import ENV, free_port
 from test_tls import make_ca_and_cert
+
+KEY_SEQ = 10  # the stream fixture's key frame
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +52,19 @@ def nats_url(tmp_path, monkeypatch, nats_tls) -> Iterator[str]:
     yield f"tls://edgecodec@127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def stream(tiny_ckpt, request) -> tuple[list[bytes], list[np.ndarray]]:
+    """A key frame (seq 10) and three delta frames (11..13) of a noisy static scene, and their local decodes."""
+    codec = load_codec(str(tiny_ckpt), "torch")
+    photo = read_image(str(request.config.rootpath / "tests" / "data" / "kodim15.png"))[:64, :96]
+    encoder = StreamEncoder(codec, 50, StreamPolicy(scene_change=1.0))
+    rng = np.random.default_rng(0)
+    frames = []
+    for seq in range(KEY_SEQ, KEY_SEQ + 4):
+        noisy = np.clip(photo + rng.normal(0, 2.0, photo.shape), 0, 255).astype(np.uint8)
+        frames.append(encoder.encode(noisy, seq))
+    assert [f.kind for f in frames] == [bitstream.KEY] + 3 * [bitstream.DELTA]
+    decoder = StreamDecoder(codec)
+    return [f.data for f in frames], [decoder.decode(f.data) for f in frames]

@@ -14,6 +14,7 @@ from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
 from edgecodec.server.nats_mode import PASSWORD_FILE_ENV, KvIndex, credentials, jetstream, key_of
 from edgecodec.server.records import FrameRecord
+from conftest import KEY_SEQ
 from harness import ENV, Server, http, stored_frames, tokens
 from nats_harness import frame, start_worker, stop_worker
 
@@ -45,6 +46,34 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
         status, failed = http("GET", f"{b.url}/api/v1/devices/cam1/frames/4.png", viewer)
         assert status == 422 and "model" in json.loads(failed)["error"]
         assert "model" in stored_frames(a.url, viewer)[4]["decode_error"]
+    finally:
+        for node in nodes:
+            node.stop()
+        stop_worker(worker)
+
+
+def test_delta_frames_decode_from_their_key_frame_in_scaled_mode(tmp_path, nats_url, tiny_ckpt, stream):
+    frames, local = stream
+    data = tmp_path / "data"
+    device, viewer = tokens(data)
+    nodes = [Server(data, tiny_ckpt, None, "--nats", nats_url) for _ in range(2)]
+    worker = start_worker(tmp_path / "worker.log", nats_url, data, tiny_ckpt)
+    try:
+        a, b = (node.start() for node in nodes)
+        post = lambda node, i: http("POST", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}", device,  # noqa
+                                    frames[i])[0]
+        png = lambda node, i: http("GET", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}.png", viewer)  # noqa
+        assert post(a, 2) == 201  # before its key frame
+        status, body = png(b, 2)
+        assert status == 424 and json.loads(body)["reason"] == "reference_missing"
+        assert stored_frames(b.url, viewer)[0]["reference_missing"] is True
+        assert [post(b, 0), post(a, 1), post(b, 3)] == [201] * 3
+        for node, i in ((a, 3), (b, 2), (a, 0), (b, 1)):
+            status, body = png(node, i)
+            assert status == 200, (body, (tmp_path / "worker.log").read_text()[-2000:])
+            np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1],
+                                          local[i])
+        assert not any(f["reference_missing"] or f["decode_error"] for f in stored_frames(a.url, viewer))
     finally:
         for node in nodes:
             node.stop()

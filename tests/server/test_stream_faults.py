@@ -84,24 +84,28 @@ def test_daemon_killed_then_restarted_uploads_its_spool_without_reusing_numbers(
         server.stop()
 
 
-def test_a_full_spool_evicts_the_oldest_counts_them_and_uploads_the_rest(site):
+def test_a_full_spool_evicts_whole_groups_counts_them_and_uploads_the_rest(site):
     site["config"].write_text("spool_max_bytes = 65536\ndrain_timeout_s = 0.5\nbackoff_initial_s = 0.05\n"
-                              "backoff_max_s = 0.2\nqueue_size = 64\n")
-    site["video"] = make_video(site["tmp"] / "larger.avi", 60, 320, 240)  # about 6 KB a frame: ~10 fit
+                              "backoff_max_s = 0.2\nqueue_size = 64\nkey_interval_s = 0.05\n")
+    site["video"] = make_video(site["tmp"] / "larger.avi", 60, 320, 240)  # about 6 KB a key frame
     server = Server(site["data"], site["model"], None, "--decode-workers", "0")  # down
     log = site["tmp"] / "daemon.log"
-    first = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "60", "--fps", "0"), log), log)
+    first = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "60", "--fps", "20"), log), log)
     spool = site["tmp"] / "spool"
     held = spooled_seqs(spool)
     assert first["spooled"] == 60 and first["evicted"] > 0 and first["uploaded"] == 0
     assert held == set(range(first["evicted"], 60)) and first["spool_frames"] == len(held)
     assert sum(p.stat().st_size for p in spool.glob("*.ecb")) <= 65536
-    assert "evicted frame" in log.read_text()
+    assert first["encoded_key"] > 1 and first["encoded_delta"] > 0
+    assert re.search(r"spool full \(65536 bytes\): evicted the group of key frame \d+", log.read_text())
     server.start()
     try:
         second = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "1", "--fps", "0"), log), log)
         assert second["uploaded"] == len(held) + 1
-        assert sorted(seqs(server, site["viewer"])) == sorted(held | {1000})
+        frames = stored_frames(server.url, site["viewer"])
+        assert sorted(f["seq"] for f in frames) == sorted(held | {1000})
+        assert frames[0]["kind"] == "key"  # the oldest group kept is whole: it starts with its key frame
+        assert not any(f["reference_missing"] for f in frames)
     finally:
         server.stop()
 
@@ -136,4 +140,31 @@ def test_sigterm_drains_what_was_captured_and_exits_cleanly(site):
         assert sorted(seqs(server, site["viewer"])) == list(range(summary["uploaded"]))
     finally:
         proc.kill()
+        server.stop()
+
+
+def test_a_key_frame_lost_for_good_marks_its_group_and_the_next_group_decodes(site):
+    site["config"].write_text("drain_timeout_s = 0.5\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.2\n"
+                              "queue_size = 64\nkey_interval_s = 0.4\n")
+    server = Server(site["data"], site["model"], None, "--decode-workers", "1")  # down for now
+    log, spool = site["tmp"] / "daemon.log", site["tmp"] / "spool"
+    first = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "20", "--fps", "10"), log), log)
+    assert first["encoded_key"] >= 2 and first["encoded_delta"] > 0 and first["uploaded"] == 0
+    lost = min(spooled_seqs(spool))  # the first key frame: deleted from the spool by hand
+    next(spool.glob(f"{lost:020d}-*.ecb")).unlink()
+    server.start()
+    try:
+        second = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "1", "--fps", "0"), log), log)
+        assert second["uploaded"] == 20 and second["rejected"] == 0
+        frames = stored_frames(server.url, site["viewer"])
+        orphans = [f for f in frames if f["kind"] == "delta" and f["ref_seq"] == lost]
+        later = [f for f in frames if f["seq"] > lost and f not in orphans]
+        assert orphans and all(f["reference_missing"] and f["decode_error"] is None for f in orphans)
+        assert later[0]["kind"] == "key" and not any(f["reference_missing"] for f in later)
+        for f in orphans[:2] + later[:3]:
+            status, body = http("GET", server.url + f["png_url"], site["viewer"])
+            assert status == (424 if f in orphans else 200), body[:200]
+        status, metrics = http("GET", server.url + "/metrics")
+        assert re.search(rb"^edgecodec_server_decode_failures_total 0\.0$", metrics, re.M)  # not the frames' fault
+    finally:
         server.stop()
