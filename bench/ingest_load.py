@@ -1,8 +1,9 @@
-"""Ingest server under load: N simulated cameras on loopback (embedded mode, no broker).
+"""Ingest server under load: N simulated cameras on loopback (embedded mode, then scaled mode).
 
-Each camera uploads real 768x576 bitstreams (frames of the surveillance video encoded once with
-the model) as fast as the server acknowledges them; then the decode pool's throughput is
-measured on frames arriving at a fixed rate. Usage:
+Each camera uploads a real 768x576 scene-coded stream (consecutive frames of the surveillance
+video, coded once by the stream encoder: a key frame, then delta frames) as fast as the server
+acknowledges them; then the decode pool's throughput is measured for key frames (the same frames
+coded intra) and for delta frames, and a real daemon's capture-to-stored latency. Usage:
 
     python bench/ingest_load.py [--devices 8] [--frames 40] [--decode-workers 2] [--model M]
 """
@@ -27,18 +28,22 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames  # noqa: E402,E501
 
 from edgecodec.backends import load_codec  # noqa: E402
+from edgecodec.codec.stream import StreamEncoder, StreamPolicy  # noqa: E402
 from edgecodec.common.protocol import METRICS, frame_path  # noqa: E402
 from edgecodec.server.tokens import TokenStore  # noqa: E402
 
 
-def encoded_frames(model: str | None, count: int, work: Path) -> list[bytes]:
+def encoded_frames(model: str | None, count: int, work: Path, intra: bool) -> list[bytes]:
+    """``count`` consecutive frames of the video coded as one stream (``intra``: every frame a key frame)."""
     video = VTEST if VTEST.is_file() else make_video(work / "clip.avi", count, 768, 576)
-    cap, codec, out = cv2.VideoCapture(str(video)), load_codec(model), []
+    cap = cv2.VideoCapture(str(video))
+    encoder = StreamEncoder(load_codec(model), 50.0, StreamPolicy(intra=intra))
+    out: list[bytes] = []
     while len(out) < count:
         ok, bgr = cap.read()
         if not ok:
             break
-        out.append(codec.encode(bgr[:, :, ::-1].copy(), 50.0))
+        out.append(encoder.encode(bgr[:, :, ::-1].copy(), len(out)).data)
     return out
 
 
@@ -134,10 +139,31 @@ def daemon_latency(args: argparse.Namespace, work: Path) -> None:
           f"p95 {lags[int(0.95 * len(lags))]:.0f} ms (includes the encode on this CPU)")
 
 
+def decode_rate(args: argparse.Namespace, work: Path, label: str, frames: list[bytes]) -> None:
+    """One camera's frames arrive and are decoded on arrival by the worker processes: frames/s."""
+    data = work / f"decode-{label}"
+    token = TokenStore(data).add("cam0")
+    server = Server(data, args.model or "dkic-small", None, "--decode-workers", str(args.decode_workers)).start()
+    try:
+        t0 = time.perf_counter()
+        upload_all(server.url, token, "cam0", frames, [])
+        while decoded(server.url) < len(frames) and time.perf_counter() - t0 < 600:
+            time.sleep(0.2)
+        wall = time.perf_counter() - t0
+        print(f"decode, {label}: {decoded(server.url)} frames decoded by {args.decode_workers} worker processes "
+              f"in {wall:.1f} s = {decoded(server.url) / wall:.2f} frames/s")
+    finally:
+        server.stop()
+
+
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="edgecodec-bench-"))
-    frames = encoded_frames(args.model, args.frames, work)
-    print(f"{len(frames)} frames of 768x576, mean {statistics.mean(map(len, frames)) / 1024:.1f} KiB")
+    frames = encoded_frames(args.model, args.frames, work, intra=False)
+    intra = encoded_frames(args.model, args.frames, work, intra=True)
+    stream_kbps, intra_kbps = (8 * statistics.mean(map(len, f)) * args.video_fps / 1e3 for f in (frames, intra))
+    print(f"{len(frames)} consecutive frames of 768x576 at quality 50: stream mean "
+          f"{statistics.mean(map(len, frames)) / 1024:.1f} KiB a frame ({stream_kbps:.0f} kbit/s at "
+          f"{args.video_fps:g} fps), intra {statistics.mean(map(len, intra)) / 1024:.1f} KiB ({intra_kbps:.0f} kbit/s)")
     # 1) ingest alone: no decoders
     data = work / "ingest"
     store = TokenStore(data)
@@ -148,19 +174,9 @@ def run(args: argparse.Namespace) -> None:
     finally:
         server.stop()
     nats_ingest(args, work, frames)
-    # 2) decode pool: the same frames arrive from one camera, decoded on arrival by the workers
-    data = work / "decode"
-    store = TokenStore(data)
-    token, viewer = store.add("cam0"), store.add("viewer", "viewer")
-    server = Server(data, args.model or "dkic-small", None, "--decode-workers", str(args.decode_workers)).start()
-    t0 = time.perf_counter()
-    upload_all(server.url, token, "cam0", frames, [])
-    while decoded(server.url) < len(frames) and time.perf_counter() - t0 < 600:
-        time.sleep(0.2)
-    wall = time.perf_counter() - t0
-    print(f"decode: {decoded(server.url)} frames decoded by {args.decode_workers} worker processes in {wall:.1f} s "
-          f"= {decoded(server.url) / wall:.2f} frames/s")
-    server.stop()
+    # 2) decode pool: key frames (the frames coded intra), then the stream's delta frames
+    decode_rate(args, work, "key frames", intra)
+    decode_rate(args, work, "stream (1 key frame, then delta frames)", frames)
     daemon_latency(args, work)
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
@@ -171,6 +187,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--decode-workers", type=int, default=2)
     ap.add_argument("--fps", type=float, default=1.0, help="the daemon's capture rate in the latency run")
+    ap.add_argument("--video-fps", type=float, default=10.0, help="the frame rate the bitrates are given at "
+                    "(vtest.avi's own: consecutive frames)")
     ap.add_argument("--model", default=None, help="checkpoint (default: the embedded starter model)")
     run(ap.parse_args())
 
