@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..common.protocol import DEVICES, FRAME, FRAME_ECB, FRAME_PNG, FRAMES, HEALTH, METRICS, PAGE
 from . import api, ingest, snapshots
+from .access_log import access_log_options
 from .auth import Refused
 from .config import ServerConfig
 from .context import CTX, ServerContext
@@ -102,7 +103,8 @@ def _ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
 async def serve(cfg: ServerConfig, ready=None) -> None:
     """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once listening."""
     ctx = await open_context(cfg)
-    runner = ServerRunner(build_app(ctx), ctx.metrics, access_log=None, shutdown_timeout=cfg.stop_grace_s)
+    runner = ServerRunner(build_app(ctx), ctx.metrics, shutdown_timeout=cfg.stop_grace_s,
+                          **access_log_options(cfg.access_log))
     await runner.setup()
     host, port = cfg.listen.rsplit(":", 1)
     site = web.TCPSite(runner, host or None, int(port), ssl_context=_ssl_context(cfg), reuse_address=True)

@@ -5,6 +5,7 @@ import logging
 
 from aiohttp import web
 
+from .access_log import PRINCIPAL
 from .tokens import Principal, TokenStore
 
 log = logging.getLogger("edgecodec.auth")
@@ -19,7 +20,7 @@ class Refused(Exception):
 
 
 def principal(request: web.Request, tokens: TokenStore) -> Principal:
-    """The token's owner; Refused(401) without a valid active token."""
+    """The token's owner (kept in the request for the access log); Refused(401) without a valid active token."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Refused(401, "unauthenticated", "missing bearer token")
@@ -30,6 +31,7 @@ def principal(request: web.Request, tokens: TokenStore) -> Principal:
         raise Refused(503, "unavailable", "the server's token file is unreadable") from None
     if who is None:
         raise Refused(401, "unauthenticated", "unknown or revoked token")
+    request[PRINCIPAL] = who
     return who
 
 

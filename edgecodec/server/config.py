@@ -61,6 +61,8 @@ class ServerConfig(ConfigModel):
     backend: Literal["torch", "onnxruntime"] = Field(default="torch", description="runtime of the decoder transform")
     max_body_bytes: int = Field(default=16 << 20, ge=1024, description="largest accepted upload in bytes (else 413)")
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, description="largest accepted frame in pixels")
+    access_log: bool = Field(default=True, description="log one line per request (peer, method, path without its "
+                             "query, status, bytes, milliseconds, token name)")
     tls_cert: Optional[FilePath] = Field(default=None, description="PEM certificate chain: serve HTTPS")
     tls_key: Optional[FilePath] = Field(default=None, description="PEM private key of tls_cert")
     nats: Optional[str] = Field(default=None, pattern=r"^(nats|tls)://", description="NATS URL: scaled mode (index "

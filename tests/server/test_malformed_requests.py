@@ -68,6 +68,7 @@ def test_malformed_requests_get_json_and_one_log_line_without_the_token(server):
     log = server.log.read_text()
     assert viewer[4:20] not in log and "Traceback" not in log, log
     assert len([line for line in log.splitlines() if "malformed HTTP request" in line]) == len(requests), log
+    assert len([line for line in log.splitlines() if "edgecodec.access" in line and " 400 " in line]) == len(requests)
     assert "ERROR" not in log, log
 
 
