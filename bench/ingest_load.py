@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 
 from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames  # noqa: E402,E501
 
-from edgecodec.backends import load_codec  # noqa: E402
 from edgecodec.codec.stream import StreamEncoder, StreamPolicy  # noqa: E402
 from edgecodec.common.protocol import METRICS, frame_path  # noqa: E402
+from edgecodec.runtime import load_codec  # noqa: E402
 from edgecodec.server.tokens import TokenStore  # noqa: E402
 
 

@@ -7,9 +7,9 @@ from typing import get_args
 
 import pytest
 
-from edgecodec.backends import BACKENDS, load_codec
 from edgecodec.cli.main import build_parser
 from edgecodec.edge.config import DaemonConfig
+from edgecodec.runtime import BACKENDS, load_codec
 from edgecodec.server.config import ServerConfig
 
 DEVICES = Path(__file__).resolve().parents[1] / "devices"

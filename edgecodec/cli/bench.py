@@ -28,11 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..backends import load_codec
     from ..codec.complexity import kmac_per_pixel
     from ..codec.entropy.throughput import coder_throughput
     from ..imageio import read_image, write_atomic
     from ..imageio import list_images
+    from ..runtime import load_codec
 
     torch.set_num_threads(args.threads)
     coder = coder_throughput(args.symbols)

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _backend_args(p: argparse.ArgumentParser) -> None:
-    from ..backends import BACKENDS
+    from ..runtime import BACKENDS
 
     p.add_argument("--backend", choices=BACKENDS, default="torch", help="runtime of the float transforms")
     p.add_argument("--engines", default=None, help="engine folder for --backend tensorrt (edgecodec export trt)")
@@ -57,7 +57,7 @@ def _max_pixels_arg(p: argparse.ArgumentParser, what: str) -> None:
 
 def load(args: argparse.Namespace):
     """The codec the command's --model, --backend, --engines and --plugin name."""
-    from ..backends import load_codec
+    from ..runtime import load_codec
 
     return load_codec(args.model, args.backend, args.engines, Path(args.plugin) if args.plugin else None)
 

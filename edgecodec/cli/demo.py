@@ -44,9 +44,9 @@ def code_images(args: argparse.Namespace) -> None:
     """Part 1: every image of the folder through real bytes, one line per image."""
     from ..checkpoint import DEFAULT_WEIGHTS
     from ..codec import bitstream
-    from ..backends import load_codec
     from ..imageio import read_image
     from ..quality import psnr_u8
+    from ..runtime import load_codec
     from ..imageio import list_images
 
     folder = Path(args.folder) if args.folder else _default_folder()

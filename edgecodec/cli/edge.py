@@ -6,8 +6,8 @@ import json
 import logging
 import sys
 
-from ..backends import BACKENDS, ENGINE_BACKENDS
 from ..codec.bitstream import DEFAULT_MAX_PIXELS
+from ..runtime import BACKENDS, ENGINE_BACKENDS
 from .logs import add_log_level, setup_logging
 
 SERVER_BACKENDS = tuple(b for b in BACKENDS if b not in ENGINE_BACKENDS)  # the server has no engine folder
@@ -61,8 +61,6 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-cert", help="PEM certificate chain (HTTPS)")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--nats", help="NATS URL: scaled mode")
-    p.add_argument("--no-access-log", dest="access_log", action="store_false", default=None,
-                   help="no line per request in the log")
     add_log_level(p)
     p.set_defaults(run=run_serve)
 
@@ -162,7 +160,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..server.config import ServerConfig
     from ..server.permissions import loose_permissions, private_files
 
-    fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats", "access_log")
+    fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats")
     cfg = _config(args, ServerConfig, fields)
     loose = loose_permissions(cfg.data)
     if args.validate_config:

@@ -128,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from ..backends import load_codec
     from ..evaluation.runner import json_safe
     from ..evaluation.video import EDGECODEC_KEYS, bd_table, evaluate, rd_svg, read_clip, summary_lines
     from ..imageio import write_atomic
+    from ..runtime import load_codec
 
     start = time.perf_counter()
     plan = _plan(args)

@@ -269,9 +269,9 @@ def print_summary(results: dict, bd: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..backends import load_codec
     from ..evaluation.baselines import load_baselines
     from ..evaluation.runner import CONVENTIONS, edgecodec_codec, environment, json_safe, load_images
+    from ..runtime import load_codec
 
     start = time.perf_counter()
     files, out = _check_args(args)

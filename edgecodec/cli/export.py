@@ -46,9 +46,9 @@ def _resolution(text: str) -> tuple[int, int]:
 
 
 def run_trt(args: argparse.Namespace) -> int:
-    from ..backends import load_codec
     from ..export.tensorrt_build import import_tensorrt
     from ..export.trt_engines import build_model_engines
+    from ..runtime import load_codec
 
     trt = import_tensorrt()  # fail before any work when TensorRT is missing
     codec = load_codec(args.model)
@@ -60,9 +60,9 @@ def run_trt(args: argparse.Namespace) -> int:
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    from ..backends import load_codec
     from ..export.onnx_export import OPSET, SIGNATURES, export_graphs
     from ..imageio import write_atomic
+    from ..runtime import load_codec
 
     codec = load_codec(args.model)
     out = Path(args.out)

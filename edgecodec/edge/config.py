@@ -6,10 +6,10 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from ..backends import ENGINE_BACKENDS, Backend
 from ..codec.bitstream import DEFAULT_MAX_PIXELS, MAX_SIDE
 from ..common.config import ConfigModel, ListenAddress
 from ..common.protocol import check_device_id
+from ..runtime import ENGINE_BACKENDS, Backend
 from .profile import DeviceProfile, parse_resolution, preset_source
 
 

@@ -30,8 +30,8 @@ class InferenceStream:
     def __init__(self, cfg: DaemonConfig):
         import torch
 
-        from ..backends import ENGINE_BACKENDS, load_codec
         from ..codec.stream import StreamEncoder, StreamPolicy
+        from ..runtime import ENGINE_BACKENDS, load_codec
 
         torch.set_num_threads(cfg.threads)
         engines = plugin = None

@@ -8,7 +8,7 @@
 - ``video``: rate-distortion on video from a fixed camera, every codec on the same frames.
 - ``ffmpeg``: x264 and x265 through the ``ffmpeg`` command line.
 
-Only the public codec API (``edgecodec.codec.Codec``, ``edgecodec.backends``)
+Only the public codec API (``edgecodec.codec.Codec``, ``edgecodec.runtime``)
 is used; nothing here depends on the model's internals.
 """
 from .bdrate import bd_psnr, bd_rate

@@ -56,7 +56,7 @@ def load_images(paths: Sequence[Path]) -> list[Image]:
 
 
 def edgecodec_codec(ecb_codec: ecb.Codec, qualities: Sequence[float]) -> Codec:
-    """Wrap a loaded edgecodec codec (edgecodec.backends.load_codec) as an evaluated Codec over ``qualities``."""
+    """Wrap a loaded edgecodec codec (edgecodec.runtime.load_codec) as an evaluated Codec over ``qualities``."""
     for q in qualities:
         if not 0 <= q <= 100:
             raise ValueError(f"quality must be within 0..100, got {q:g}")

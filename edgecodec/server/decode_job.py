@@ -63,7 +63,7 @@ def init_worker(model: str | None, backend: str, threads: int = 1) -> None:
     global _backend
     import torch
 
-    from ..backends import load_codec
+    from ..runtime import load_codec
 
     torch.set_num_threads(threads)
     _backend = load_codec(model, backend)

@@ -148,12 +148,12 @@ def bomb_file(width: int = 65535, height: int = 65535) -> bytes:
 
 
 def test_decode_bomb_is_refused_before_loading_a_model(cli, tmp_path, out_dir, monkeypatch):
-    import edgecodec.backends
+    import edgecodec.runtime
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded for a file that the header check must refuse")
 
-    monkeypatch.setattr(edgecodec.backends, "load_codec", no_model)
+    monkeypatch.setattr(edgecodec.runtime, "load_codec", no_model)
     bomb = write(tmp_path, "bomb.ecb", bomb_file())
     assert_clean_error(cli("decode", bomb, "-o", out_dir / "x.png"), out_dir, match="limit")
     # over the default 2^24-pixel limit but within MAX_SIDE

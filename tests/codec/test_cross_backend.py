@@ -19,7 +19,7 @@ import torch
 from edgecodec import codec
 from edgecodec.codec.facade import Codec
 from edgecodec.imageio import read_image
-from edgecodec.runtime_onnx import onnx_paths, session_transform
+from edgecodec.runtime.ort import onnx_paths, session_transform
 
 from scene_frames import next_frame
 

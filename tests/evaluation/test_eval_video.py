@@ -123,7 +123,7 @@ def test_x264_rerun_matches_bytes_packets_and_psnr(run, frames, tmp_path):
 def test_edgecodec_stream_and_jpeg_recoded_match(run, frames):
     import imagecodecs
 
-    from edgecodec.backends import load_codec
+    from edgecodec.runtime import load_codec
     from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
 
     report = run[2]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
     """A cache holding the golden model's graphs, exported once for the module."""
-    from edgecodec.runtime_onnx import onnx_paths
+    from edgecodec.runtime.ort import onnx_paths
 
     folder = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -64,7 +64,7 @@ def test_encode_rebuilds_an_unusable_cached_graph(cli, graphs, tmp_path, how):
 
 
 def test_the_rebuilt_transforms_match_pytorch(graphs):
-    from edgecodec.runtime_onnx import UnusableGraph, onnx_transforms, session_transform
+    from edgecodec.runtime.ort import UnusableGraph, onnx_transforms, session_transform
 
     model = from_checkpoint(GOLDEN_MODEL)
     spoil(graphs, "swapped")

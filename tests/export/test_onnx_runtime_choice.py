@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import onnxruntime
 import pytest
 
-from edgecodec import runtime_onnx
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec.facade import model_id
+from edgecodec.runtime import ort
 
 GOLDEN_MODEL = Path(__file__).resolve().parents[1] / "golden" / "dkic-tiny.pt"
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -23,16 +23,16 @@ def test_deform_conv_only_where_onnx_runtime_runs_it(monkeypatch, version, expec
     monkeypatch.setattr(onnxruntime, "__version__", version)
     if expected == "grid_sample":
         with pytest.warns(UserWarning, match=f"ONNX Runtime {version} cannot run DeformConv .*GridSample"):
-            assert runtime_onnx.runnable_sampling("deform_conv") == expected
+            assert ort.runnable_sampling("deform_conv") == expected
     else:
-        assert runtime_onnx.runnable_sampling("deform_conv") == expected
-    assert runtime_onnx.runnable_sampling("grid_sample") == "grid_sample"
+        assert ort.runnable_sampling("deform_conv") == expected
+    assert ort.runnable_sampling("grid_sample") == "grid_sample"
 
 
 def test_the_tensorrt_execution_provider_gets_the_grid_sample_export(monkeypatch):
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
-    assert runtime_onnx.runnable_sampling("deform_conv") == "grid_sample"
+    assert ort.runnable_sampling("deform_conv") == "grid_sample"
 
 
 def test_an_old_onnx_runtime_gets_the_grid_sample_graphs(monkeypatch, tmp_path):
@@ -40,7 +40,7 @@ def test_an_old_onnx_runtime_gets_the_grid_sample_graphs(monkeypatch, tmp_path):
     monkeypatch.setattr(onnxruntime, "__version__", "1.23.2")  # the newest with a Python 3.10 wheel
     model = from_checkpoint(GOLDEN_MODEL)
     with pytest.warns(UserWarning, match="GridSample"):
-        runtime_onnx.onnx_transforms(model, model_id(model))
+        ort.onnx_transforms(model, model_id(model))
     assert [p.name for p in (tmp_path / "onnx" / model_id(model).hex()).iterdir()] == ["grid_sample"]
 
 
@@ -73,7 +73,7 @@ def test_gpu_execution_providers_when_the_build_has_them(monkeypatch, caplog, tm
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
     monkeypatch.setattr(onnxruntime, "InferenceSession", FakeSession)
     with caplog.at_level(logging.INFO, "edgecodec.onnxruntime"):
-        runtime_onnx.session_transform(tmp_path / "encoder.onnx")
+        ort.session_transform(tmp_path / "encoder.onnx")
     assert [p if isinstance(p, str) else p[0] for p in FakeSession.asked] == expected
     if "TensorrtExecutionProvider" in expected:
         assert FakeSession.asked[0][1]["trt_engine_cache_path"] == str(tmp_path / "ort-tensorrt")

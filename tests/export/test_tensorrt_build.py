@@ -93,7 +93,7 @@ def test_build_and_run_engines(tmp_path):
     from edgecodec.checkpoint import from_checkpoint
     from edgecodec.codec.facade import model_id
     from edgecodec.export.trt_engines import build_model_engines
-    from edgecodec.runtime_trt import engine_transforms
+    from edgecodec.runtime.trt import engine_transforms
 
     model = from_checkpoint(GOLDEN_MODEL)
     build_model_engines(model, model_id(model).hex(), tmp_path, "fp32", [(320, 256)])

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecodec.backends import load_codec
 from edgecodec.codec import bitstream
 from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
 from edgecodec.imageio import read_image
+from edgecodec.runtime import load_codec
 from edgecodec.server.nats_mode import PASSWORD_FILE_ENV
 from harness import ENV, free_port
 from test_tls import make_ca_and_cert

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgecodec.backends import load_codec
 from edgecodec.codec import bitstream
 from edgecodec.codec.stream import StreamDecoder
+from edgecodec.runtime import load_codec
 from harness import VTEST, Server, daemon_cmd, finish_daemon, http, make_video, start_daemon, stored_frames, tokens
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from edgecodec.backends import load_codec
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec.codec.facade import model_id
 from edgecodec.imageio import read_image
+from edgecodec.runtime import load_codec
 from edgecodec.train import conditional as training
 from edgecodec.train.data import CropSampler
 from edgecodec.train.scene_pairs import synthetic_pair, video_pairs

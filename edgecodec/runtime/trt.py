@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec.models.dkic import Transform
-from .export.tensorrt_build import TensorRTUnavailable, import_tensorrt
+from ..codec.models.dkic import Transform
+from ..export.tensorrt_build import TensorRTUnavailable, import_tensorrt
 
 
 def _pycuda():

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec.models.dkic import DKIC, Transform
-from .export.onnx_export import SIGNATURES, export_graphs
-from .imageio import write_atomic
+from ..codec.models.dkic import DKIC, Transform
+from ..export.onnx_export import SIGNATURES, export_graphs
+from ..imageio import write_atomic
 
 GRAPHS = ("encoder", "decoder")
 # The first ONNX Runtime whose CPU (and CUDA) execution providers run DeformConv(19): the kernels of
