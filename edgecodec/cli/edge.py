@@ -61,6 +61,8 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-cert", help="PEM certificate chain (HTTPS)")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--nats", help="NATS URL: scaled mode")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false", default=None,
+                   help="no line per request in the log")
     add_log_level(p)
     p.set_defaults(run=run_serve)
 
@@ -160,7 +162,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..server.config import ServerConfig
     from ..server.permissions import loose_permissions, private_files
 
-    fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats")
+    fields = ("data", "listen", "decode_workers", "model", "backend", "tls_cert", "tls_key", "nats", "access_log")
     cfg = _config(args, ServerConfig, fields)
     loose = loose_permissions(cfg.data)
     if args.validate_config:
