@@ -34,3 +34,10 @@ def setup_logging(level: str, formatter: type[logging.Formatter] = logging.Forma
     handler.setFormatter(formatter(FORMAT if under_journald(stream) else "%(asctime)s " + FORMAT))
     logging.basicConfig(handlers=[handler])
     logging.getLogger().setLevel(level.upper())
+
+
+def redacted_logging(args: argparse.Namespace) -> None:
+    """Log lines on stderr at --log-level, timestamped, bearer tokens redacted whoever wrote them."""
+    from ..server.redact import RedactingFormatter
+
+    setup_logging(args.log_level, RedactingFormatter)

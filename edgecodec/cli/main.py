@@ -9,9 +9,9 @@ import warnings
 from importlib import metadata
 
 from ..errors import message_line
-from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, training
+from . import bench, calibrate, coding, demo, doctor, edge, eval_video, evaluate, export, server, training
 
-COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, calibrate, doctor)
+COMMANDS = (coding, demo, bench, training, evaluate, eval_video, export, edge, server, calibrate, doctor)
 EXTRA_MODULES = {"aiohttp": "server", "nats": "server", "prometheus_client": "edge", "onnxconverter_common": "edge"}
 SERVER_COMMANDS = ("serve", "worker")
 

@@ -70,6 +70,6 @@ def test_the_serve_flag_sets_access_log(cli, tmp_path, monkeypatch, flags, expec
         seen.append(cfg.access_log)
 
     monkeypatch.setattr("edgecodec.server.app.serve", serve)
-    monkeypatch.setattr("edgecodec.cli.edge._logging", lambda args: None)
+    monkeypatch.setattr("edgecodec.cli.server.redacted_logging", lambda args: None)
     assert cli("serve", "--data", tmp_path, "--decode-workers", "0", *flags).rc == 0
     assert seen == [expected]
