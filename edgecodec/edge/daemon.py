@@ -38,7 +38,8 @@ class InferenceStream:
         if cfg.backend in ENGINE_BACKENDS and cfg.device is not None:  # the configuration requires the table
             engines, plugin = str(cfg.device.engines), cfg.device.plugin
         codec = load_codec(cfg.model, cfg.backend, engines, plugin)
-        log.info("model %s (%s), backend %s, %s", codec.model.config.name, codec.model_id.hex(), cfg.backend,
+        self.model_id = codec.model_id.hex()
+        log.info("model %s (%s), backend %s, %s", codec.model.config.name, self.model_id, cfg.backend,
                  "every frame a key frame" if cfg.intra else
                  f"delta frames (conditional model {'on' if codec.conditional else 'off'}), a key frame at least "
                  f"every {cfg.key_interval_s:g} s")
@@ -73,7 +74,9 @@ def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:
     drop = cfg.backpressure == "drop" or (cfg.backpressure == "auto" and plan.live)
     frames = FrameQueue(cfg.queue_size, drop, metrics)
     capture = Capture(plan, open_capture, frames, metrics, cfg.fps, cfg.max_frames, cfg.loop, stop, capture_done)
-    encoder = Encoder(InferenceStream(cfg), frames, spool, seqs, metrics, capture_done, abort, cfg.key_interval_s)
+    stream = InferenceStream(cfg)
+    metrics.build_info.model(stream.model_id)
+    encoder = Encoder(stream, frames, spool, seqs, metrics, capture_done, abort, cfg.key_interval_s)
     uploader = Uploader(spool, client, metrics, Backoff(cfg.backoff_initial_s, cfg.backoff_max_s),
                         lambda: encoder.done.is_set() and len(spool) == 0, abort)
     watchdog = Watchdog(cfg.max_restarts)

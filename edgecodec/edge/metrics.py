@@ -1,4 +1,4 @@
-"""The daemon's counters (Prometheus) and its small /healthz + /metrics HTTP server."""
+"""The daemon's counters (Prometheus), with the process metrics, and its small /healthz + /metrics HTTP server."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from typing import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ..common.process_metrics import add_process_metrics
 from ..common.protocol import HEALTH, METRICS
 
 
@@ -41,6 +42,7 @@ class DaemonMetrics:
                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
         self.upload_lag = Gauge("edgecodec_upload_lag_seconds", "capture-to-acknowledgement time of the last "
                                 "uploaded frame", registry=r)
+        self.build_info = add_process_metrics(r)
 
     def count_encoded(self, kind: str, size: int, skipped: float) -> None:
         """One encoded frame of ``kind`` ('key' or 'delta'), its bytes and (delta) skipped share."""

@@ -76,6 +76,9 @@ async def open_context(cfg: ServerConfig) -> ServerContext:
         if cfg.decode_workers:
             decoder = LocalDecoder(store, index, metrics, cfg)
             await decoder.start()
+    for camera in await index.devices():  # "camera offline" alerts hold across a restart
+        if camera["latest"] is not None:
+            metrics.frame_arrived(camera["device_id"], camera["latest"]["received_us"])
     return ServerContext(cfg, store, index, decoder or _NoDecoder(), TokenStore(cfg.data), metrics)
 
 

@@ -53,6 +53,7 @@ async def post_frame(request: web.Request) -> web.Response:
         existing = await ctx.index.insert(rec)
         if existing is None:
             ctx.metrics.stored.inc()
+            ctx.metrics.frame_arrived(device_id, rec.received_us)
             ctx.metrics.ingest_seconds.observe(time.perf_counter() - t0)
             ctx.decoder.on_stored(rec)
             return web.json_response({"status": "stored", **rec.to_json()}, status=201)

@@ -91,6 +91,7 @@ class LocalDecoder:
     async def start(self) -> None:
         model_ids = await asyncio.gather(*(p.start() for p in self.processes))
         log.info("%d decode worker(s) ready, model %s", len(model_ids), model_ids[0])
+        self.metrics.build_info.model(model_ids[0])
         self._tasks = [asyncio.create_task(self._serve(p)) for p in self.processes]
 
     def _new_job(self, rec: FrameRecord, **flags: bool) -> _Job:

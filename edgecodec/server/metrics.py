@@ -1,7 +1,9 @@
-"""The server's Prometheus counters."""
+"""The server's Prometheus counters, the newest frame's arrival per device, and the process metrics."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ..common.process_metrics import add_process_metrics
 
 
 class ServerMetrics:
@@ -31,3 +33,10 @@ class ServerMetrics:
                              "indexed, partial or invalid files removed", ["action"], registry=r)
         self.ingest_seconds = Histogram("edgecodec_server_ingest_seconds", "time to validate and store a frame",
                                         registry=r, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
+        self.last_frame = Gauge("edgecodec_server_device_last_frame_timestamp_seconds", "arrival time of the "
+                                "newest frame this server stored, by device (Unix seconds)", ["device"], registry=r)
+        self.build_info = add_process_metrics(r)
+
+    def frame_arrived(self, device_id: str, received_us: int) -> None:
+        """A frame of ``device_id`` stored at ``received_us`` (Unix microseconds)."""
+        self.last_frame.labels(device_id).set(received_us / 1e6)

@@ -33,6 +33,8 @@ def test_the_daemon_takes_its_one_pixel_limit_from_the_configuration(tmp_path, m
     monkeypatch.setattr(daemon, "open_capture", lambda plan: Frames([(16, 16), (16, 24), (24, 24), (16, 16)]))
 
     class KeyFrames:
+        model_id = "00" * 16
+
         def __init__(self, cfg: DaemonConfig):
             pass
 
