@@ -14,7 +14,7 @@ from .context import CTX, ServerContext
 from .integrity import drop_damaged_png, png_intact, verified_ecb
 from .local_decoder import DecodeFailed
 from .page import PAGE
-from .query import parse_limit, parse_window
+from .query import parse_after, parse_limit, parse_window
 from .records import FrameRecord
 
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
@@ -34,13 +34,15 @@ async def list_frames(request: web.Request) -> web.Response:
     q = request.query
     try:
         since, until = parse_window(q.get("since"), q.get("until"))
-        limit = parse_limit(q.get("limit", "1000"))
+        after, limit = parse_after(q.get("after")), parse_limit(q.get("limit", "1000"))
     except ValueError as e:
         raise Refused(400, "bad_request", str(e)) from None
-    frames = await ctx.index.frames(device_id, since, until, limit)
+    frames = await ctx.index.frames(device_id, since, until, limit + 1, after=after)  # one more: was it cut?
+    truncated, frames = len(frames) > limit, frames[:limit]
     stored = await ctx.index.stored(device_id, [f.ref_seq for f in frames if f.kind == "delta"])
     docs = [{**f.to_json(), "reference_missing": f.kind == "delta" and f.ref_seq not in stored} for f in frames]
-    return web.json_response({"device_id": device_id, "frames": docs})
+    return web.json_response({"device_id": device_id, "frames": docs, "truncated": truncated,
+                              "next": frames[-1].seq if truncated else None})
 
 
 async def get_ecb(request: web.Request) -> web.Response:

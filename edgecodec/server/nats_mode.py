@@ -173,14 +173,17 @@ class KvIndex:
             latest[msg.subject.removeprefix(f"$KV.{bucket}.")] = None if removed else msg.data
             seq = msg.seq + 1
 
-    async def frames(self, device_id: str, since_us: int, until_us: int, limit: int) -> list[FrameRecord]:
+    async def frames(self, device_id: str, since_us: int, until_us: int, limit: int,
+                     after: int = -1) -> list[FrameRecord]:
+        """The first ``limit`` frames captured in [since, until) whose seq is above ``after``, in sequence order."""
         records = []
         for key, value in await self._scan(f"{self.prefix}_frames", f"{key_of(device_id)}.*"):
             try:
                 records.append(frame_record(json.loads(value), device_id, int(key.rsplit(".", 1)[1])))
             except ValueError as e:
                 log.error("index entry ignored: %s", message_line(e))
-        chosen = sorted((r for r in records if since_us <= r.capture_us < until_us), key=lambda r: r.seq)
+        chosen = sorted((r for r in records if r.seq > after and since_us <= r.capture_us < until_us),
+                        key=lambda r: r.seq)
         return chosen[:limit]
 
     async def devices(self) -> list[dict]:

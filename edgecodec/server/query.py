@@ -1,4 +1,5 @@
-"""The query of a frame listing: ``since`` and ``until`` (capture times) and ``limit``.
+"""The query of a frame listing: ``since`` and ``until`` (capture times), ``after`` (a sequence number:
+the listing's cursor) and ``limit``.
 
 Times are bounded like the capture times an upload may carry (0..MAX_CAPTURE_US microseconds,
 about 146,000 years), so every stored frame can be listed; numbers are parsed without float
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
-from ..common.protocol import MAX_CAPTURE_US
+from ..common.protocol import MAX_CAPTURE_US, MAX_SEQ
 
 MAX_LIST = 10000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -50,4 +51,13 @@ def parse_limit(text: str) -> int:
     """``limit``: an integer 1..MAX_LIST (ValueError otherwise)."""
     if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_LIST)) and 1 <= int(text) <= MAX_LIST):
         raise ValueError(f"limit must be an integer 1..{MAX_LIST}")
+    return int(text)
+
+
+def parse_after(text: str | None) -> int:
+    """``after``: list frames with a greater sequence number (0..2^63-1; ValueError otherwise); -1 without it."""
+    if text is None:
+        return -1
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEQ)) and int(text) <= MAX_SEQ):
+        raise ValueError(f"after must be a sequence number 0..{MAX_SEQ}")
     return int(text)

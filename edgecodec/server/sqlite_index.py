@@ -80,14 +80,16 @@ class SqliteIndex:
     async def get(self, device_id: str, seq: int) -> FrameRecord | None:
         return await self._call(self._get, device_id, seq)
 
-    def _frames(self, device_id: str, since_us: int, until_us: int, limit: int) -> list[FrameRecord]:
-        rows = self.db.execute(f"SELECT {COLUMNS} FROM frames WHERE device_id=? AND capture_us>=? AND capture_us<? "
-                               "ORDER BY seq LIMIT ?", (device_id, since_us, until_us, limit)).fetchall()
+    def _frames(self, device_id: str, since_us: int, until_us: int, limit: int, after: int) -> list[FrameRecord]:
+        rows = self.db.execute(f"SELECT {COLUMNS} FROM frames WHERE device_id=? AND seq>? AND capture_us>=? "
+                               "AND capture_us<? ORDER BY seq LIMIT ?",
+                               (device_id, after, since_us, until_us, limit)).fetchall()
         return [FrameRecord(*r) for r in rows]
 
-    async def frames(self, device_id: str, since_us: int, until_us: int, limit: int) -> list[FrameRecord]:
-        """Frames captured in [since, until), in sequence order."""
-        return await self._call(self._frames, device_id, since_us, until_us, limit)
+    async def frames(self, device_id: str, since_us: int, until_us: int, limit: int,
+                     after: int = -1) -> list[FrameRecord]:
+        """The first ``limit`` frames captured in [since, until) whose seq is above ``after``, in sequence order."""
+        return await self._call(self._frames, device_id, since_us, until_us, limit, after)
 
     def _stored(self, device_id: str, seqs: list[int]) -> set[int]:
         found: set[int] = set()
