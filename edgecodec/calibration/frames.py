@@ -1,10 +1,17 @@
-"""Frames from the site's real source, spread over time, split into calibration and held-out halves.
+"""Frames from the site's real source: spread over time (split into calibration and held-out halves),
+and a clip of consecutive frames at the planned frame rate (the rate table streams it).
 
 A video file is sampled evenly over its whole length (frame indices ``linspace(0, count-1, n)``,
 read sequentially: exact for any container). A live source (camera, RTSP, pipeline) keeps one
 frame every ``interval`` seconds, reading continuously so that the kept frame is the newest,
 and fails if ``n`` frames do not arrive within ``timeout`` seconds.
 The first half in time calibrates; the second half is held out for every measurement.
+
+The spread frames are seconds apart, so they cannot measure a stream (delta frames, the key
+interval and the frame rate matter): ``clip`` reads ``n`` consecutive frames at the planned
+``fps`` instead, from the start of a file (every native/fps-th frame, as ``videoio.Frames``
+samples) or from a live source (one frame every 1/fps seconds), cropped to even width and
+height (what x264's 4:2:0 needs, so both codecs code the same pixels).
 """
 from __future__ import annotations
 
@@ -133,6 +140,27 @@ def capture(source_plan: SourcePlan, n: int, interval: float, timeout: float,
     if len(shapes) > 1:
         raise OSError(f"{source_plan.target}: the frame size changed during capture ({sorted(shapes)})")
     return frames
+
+
+def clip(source_plan: SourcePlan, source: str, n: int, fps: float, timeout: float,
+         tick: Tick = lambda: None) -> list[Frame]:
+    """At most ``n`` consecutive frames at ``fps`` (a file shorter than that gives what it has, at least 2)."""
+    if source_plan.live:
+        frames = sample_live(source_plan, n, 1.0 / fps, timeout, tick)
+    else:
+        from ..videoio import Frames
+
+        reader, frames = Frames(source, fps, n), []
+        try:
+            for index, image in reader.indexed():
+                frames.append(Frame(index, len(frames) / fps, image))
+                tick()
+        finally:
+            reader.close()
+    if len(frames) < 2:
+        raise OSError(f"{source_plan.target}: {len(frames)} frame(s) at {fps:g} fps, a stream needs at least 2")
+    h, w = frames[0].image.shape[:2]
+    return [Frame(f.index, f.seconds, np.ascontiguousarray(f.image[:h - h % 2, :w - w % 2])) for f in frames]
 
 
 def split(frames: list[Frame]) -> tuple[list[Frame], list[Frame]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .rate import DEFAULT_GRID, DEFAULT_PERCENTILE
+from .rate import DEFAULT_GRID, DEFAULT_PERCENTILE, DEFAULT_WINDOW_S
 
 EVAL_QUALITIES = (10.0, 30.0, 50.0, 70.0, 90.0)
 METHODS = ("percentile", "entropy")
@@ -26,6 +26,11 @@ class CalibrateOptions:
     method: str = "percentile"
     percentile: float = 99.99
     rate_percentile: float = DEFAULT_PERCENTILE
+    rate_window: float = DEFAULT_WINDOW_S
+    stream_frames: int = 30
+    key_interval: float = 60.0  # the daemon's key_interval_s
+    scene_change: float = 0.5
+    intra: bool = False
     quality_grid: tuple[float, ...] = DEFAULT_GRID
     eval_qualities: tuple[float, ...] = EVAL_QUALITIES
     interval: float = 2.0
@@ -46,7 +51,12 @@ def validate(opts: CalibrateOptions) -> None:
               (opts.adapt_steps >= 1 and _positive(opts.adapt_lr),
                "--adapt-steps must be >= 1 and --adapt-lr positive"),
               (len(set(opts.eval_qualities)) >= 2, "--eval-qualities needs at least 2 distinct qualities (a curve)"),
-              (len(opts.quality_grid) >= 1, "--quality-grid needs at least one quality")]
+              (len(opts.quality_grid) >= 1, "--quality-grid needs at least one quality"),
+              (opts.stream_frames >= 2, f"--stream-frames must be at least 2, got {opts.stream_frames}"),
+              (_positive(opts.rate_window), f"--rate-window must be positive and finite, got {opts.rate_window:g}"),
+              (opts.key_interval == 0 or _positive(opts.key_interval),
+               f"--key-interval must be >= 0 and finite, got {opts.key_interval:g}"),
+              (0 < opts.scene_change <= 1, f"--scene-change must be in (0, 1], got {opts.scene_change:g}")]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)

@@ -1,9 +1,10 @@
 """The calibration steps in order, writing everything into one output folder (all or nothing).
 
-    capture ─► split (first half calibrates, second half is held out)
+    capture ─► split (first half calibrates, second half is held out); a clip of consecutive frames at --fps
        ─► [adapt the encoder on the calibration half; keep it if the held-out BD-rate improves]
        ─► int8 ranges of the shipped encoder ─► encoder-int8.pt / .onnx, int8 vs float on held-out
-       ─► rate table of the shipped encoder ─► quality within the budget ─► device.toml
+       ─► rate table: the clip streamed by the shipped encoder ─► quality within the budget ─► device.toml
+       ─► x264 (veryfast zerolatency, GOP 2 s) on the clip, when ffmpeg is installed
        ─► HOG agreement and R-D against JPEG on held-out ─► calibration.json, report.html
 
 Adaptation runs before the int8 ranges and the rate table because both must describe the
@@ -21,14 +22,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..checkpoint import load_model, save_checkpoint
+from ..checkpoint import load_models, save_checkpoint
 from .. import codec
+from ..codec.models.conditional import ConditionalEntropy
 from ..codec.models.dkic import DKIC
 from ..edge.sources import SourcePlan
 from ..evaluation.runner import json_safe
 from ..imageio import write_atomic
 from ..quality import psnr_u8
-from . import adapt, devicefile, frames, hog, int8, rate, report, sitecurves
+from . import adapt, devicefile, frames, hog, int8, rate, report, sitecurves, sitestream
 from .options import METHODS, CalibrateOptions, validate
 from .staging import Staging
 
@@ -46,6 +48,8 @@ class _Run:
     calibration: list[frames.Frame]
     held_out: list[frames.Frame]
     encoder: DKIC  # the float encoder that ships (the server's, or the adapted one)
+    clip: list[frames.Frame]  # consecutive frames at the planned fps (the rate table's stream)
+    conditional: ConditionalEntropy | None  # delta frames' model (None: skip with intra parameters)
     result: dict = field(default_factory=dict)
 
     def images(self, which: str) -> list[np.ndarray]:
@@ -60,12 +64,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _capture(opts: CalibrateOptions, plan: SourcePlan, stage: Path) -> list[frames.Frame]:
+def _capture(opts: CalibrateOptions, plan: SourcePlan, stage: Path) -> tuple[list[frames.Frame], list[frames.Frame]]:
+    """(frames spread over time, saved into frames/; the clip of consecutive frames at --fps)."""
     timeout = opts.capture_timeout or (opts.frames * opts.interval * 2 + 30)
     with _bar(opts.frames, "capture") as bar:
         captured = frames.capture(plan, opts.frames, opts.interval, timeout, lambda: bar.update(1))
     frames.save(captured, stage / "frames")
-    return captured
+    timeout = opts.capture_timeout or (opts.stream_frames / opts.fps * 2 + 30)
+    with _bar(opts.stream_frames, "capture clip") as bar:
+        clip = frames.clip(plan, opts.source, opts.stream_frames, opts.fps, timeout, lambda: bar.update(1))
+    return captured, clip
 
 
 def _curve(run: _Run, encoder: DKIC, desc: str) -> list[sitecurves.Point]:
@@ -121,36 +129,65 @@ def _int8(run: _Run, float_curve: list[sitecurves.Point]) -> None:
         "scales": {n: {m: scales[m][n] for m in METHODS} | {"amax": h.amax} for n, h in hists.items()}}
 
 
-def _rate_sizes(run: _Run, qualities: list[float], desc: str) -> dict[float, list[int]]:
+def _intra_sizes(run: _Run, qualities: list[float]) -> dict[float, list[int]]:
+    """Per-frame bytes of the calibration frames coded as key frames (the intra reference table)."""
     images, (encoder, _) = run.images("calibration"), sitecurves.codecs(run.encoder, run.server)
-    sizes: dict[float, list[int]] = {}
-    with _bar(len(images) * len(qualities), desc) as bar:
+    sizes: dict[float, list[int]] = {q: [] for q in qualities}
+    with _bar(len(images) * len(qualities), "intra table") as bar:
         for q in qualities:
-            sizes[q] = []
             for image in images:
                 sizes[q].append(len(encoder.encode(image, q)))
                 bar.update(1)
     return sizes
 
 
-def _rate(run: _Run) -> rate.RateChoice:
-    """Rate table on the calibration half; the choice, checked by encoding at it."""
+def _stream(run: _Run, qualities: list[float], desc: str) -> list[sitestream.CodedClip]:
+    """The clip streamed at each quality with the daemon's policy, decoded by the server's side."""
+    o, images = run.opts, [f.image for f in run.clip]
+    encoder, server = sitecurves.codecs(run.encoder, run.server, run.conditional)
+    policy = sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra)
+    with _bar(len(images) * len(qualities), desc) as bar:
+        return [sitestream.code_clip(encoder, server, images, q, policy, lambda: bar.update(1)) for q in qualities]
+
+
+def _row(run: _Run, coded: sitestream.CodedClip) -> rate.RateRow:
     o = run.opts
-    sizes = _rate_sizes(run, sorted(set(o.quality_grid)), "rate table")
-    table = rate.rate_table(sizes, o.fps, o.rate_percentile)
+    key_interval = sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra).key_interval
+    return rate.stream_row(coded.quality, coded.sizes, coded.kinds, o.fps, key_interval, o.rate_window,
+                           o.rate_percentile, coded.mean_psnr)
+
+
+def _rate(run: _Run) -> rate.RateChoice:
+    """Rate table of the streamed clip; the choice, checked by streaming at it; the intra reference table."""
+    o = run.opts
+    grid = sorted(set(o.quality_grid))
+    table = [_row(run, coded) for coded in _stream(run, grid, "rate table (stream)")]
     choice = rate.choose_quality(table, o.budget_kbps)
-    if choice.quality not in sizes:
-        sizes |= _rate_sizes(run, [choice.quality], "rate check")
-    measured = rate.kbps(rate.percentile_bits(sizes[choice.quality], o.rate_percentile), o.fps)
-    if choice.fits and measured > o.budget_kbps:  # between grid points the curve wobbled: take the grid point
-        grid = max(r.quality for r in table if r.quality <= choice.quality)
-        choice = rate.RateChoice(grid, rate.expected_kbps(table, grid), True, o.budget_kbps)
-        measured = next(r.percentile_kbps for r in table if r.quality == grid)
+    at_choice = next((r for r in table if r.quality == choice.quality), None)
+    if at_choice is None:
+        at_choice = _row(run, _stream(run, [choice.quality], "rate check")[0])
+    if choice.fits and at_choice.required_kbps > o.budget_kbps:  # between grid points the curve wobbled
+        grid_q = max(r.quality for r in table if r.quality <= choice.quality)
+        choice = rate.RateChoice(grid_q, rate.expected_kbps(table, grid_q), True, o.budget_kbps)
+        at_choice = next(r for r in table if r.quality == grid_q)
+    intra = _intra_sizes(run, grid)
+    intra_table = [rate.stream_row(q, intra[q], [rate.KEY] * len(intra[q]), o.fps, 0, o.rate_window,
+                                   o.rate_percentile) for q in grid]
     run.result["rate"] = {
-        "statistic": f"{o.rate_percentile:g}th percentile of per-frame bits on the calibration frames",
-        "percentile": o.rate_percentile, "fps": o.fps, "budget_kbps": o.budget_kbps, **choice.to_dict(),
-        "measured_kbps": measured, "max_fps_at_lowest_quality": rate.max_fps(table, o.budget_kbps),
-        "table": [asdict(r) for r in table]}
+        "statistic": f"the larger of the mean and the {o.rate_percentile:g}th percentile of {o.rate_window:g}-s "
+                     f"window averages of the stream's bitrate, over one key interval extended from the clip",
+        "percentile": o.rate_percentile, "window_s": o.rate_window, "fps": o.fps, "budget_kbps": o.budget_kbps,
+        "key_interval_s": o.key_interval, "scene_change": o.scene_change, "intra": o.intra,
+        **choice.to_dict(), "measured_kbps": at_choice.required_kbps, "measured": asdict(at_choice),
+        "max_fps_at_lowest_quality": rate.max_fps(table, o.budget_kbps, o.fps),
+        "clip": {"frames": len(run.clip), "source_indices": [f.index for f in run.clip],
+                 "seconds": [f.seconds for f in run.clip]},
+        "table": [asdict(r) for r in table],
+        "intra_table": [asdict(r) for r in intra_table],
+        "intra_table_frames": "the calibration frames (spread over time), every frame a key frame"}
+    with _bar(1, "x264") as bar:
+        run.result["x264"] = sitestream.x264_curve([f.image for f in run.clip], o.fps)
+        bar.update(1)
     return choice
 
 
@@ -188,7 +225,9 @@ def _device_file(run: _Run, choice: rate.RateChoice) -> None:
         model = str(Path(run.opts.model).resolve())
     else:
         model = run.opts.model  # a configuration name, or None: the embedded model
-    settings = {"source": run.opts.source, "fps": float(run.opts.fps), "quality": choice.quality, "model": model}
+    o = run.opts
+    settings = {"source": o.source, "fps": float(o.fps), "quality": choice.quality, "key_interval_s": o.key_interval,
+                "scene_change": o.scene_change, "intra": o.intra, "model": model}
     write_atomic(run.stage / "device.toml", devicefile.device_toml(settings, _now()).encode())
     run.result["device"] = {k: v for k, v in settings.items() if v is not None}
 
@@ -212,13 +251,14 @@ def calibrate(opts: CalibrateOptions) -> dict:
     validate(opts)
     plan = frames.plan(opts.source)  # a missing or malformed source fails before anything is written
     started, clock = _now(), time.perf_counter()
-    server = load_model(opts.model).eval()
+    server, conditional = load_models(opts.model)
+    server.eval()
     if server.config.int8:
         raise ValueError("calibrate needs the float model (this one is already int8)")
     with Staging(Path(opts.out), OUTPUTS) as stage:
-        captured = _capture(opts, plan, stage)
+        captured, clip = _capture(opts, plan, stage)
         calibration, held_out = frames.split(captured)
-        run = _Run(opts, stage, server, calibration, held_out, encoder=server)
+        run = _Run(opts, stage, server, calibration, held_out, encoder=server, clip=clip, conditional=conditional)
         choice, samples = _measure(run)
         _device_file(run, choice)
         run.result.update(_header(run, plan.kind, started, time.perf_counter() - clock))

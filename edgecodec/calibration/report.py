@@ -49,7 +49,16 @@ def _summary(r: dict) -> str:
             f"Model {html.escape(model['config'])}, id <code>{model['id']}</code>.</p>"
             f"<p><b>Chosen quality {rate['quality']:g}</b> at {rate['fps']:g} frames/s: expected "
             f"{rate['expected_kbps']:.1f} kbit/s ({html.escape(rate['statistic'])}; measured at the chosen "
-            f"quality: {rate['measured_kbps']:.1f}), budget {rate['budget_kbps']:g} kbit/s.</p>")
+            f"quality: {rate['measured_kbps']:.1f}), budget {rate['budget_kbps']:g} kbit/s. "
+            f"{_policy(rate)}.</p>")
+
+
+def _policy(rate: dict) -> str:
+    if rate["intra"]:
+        return "Every frame a key frame (--intra)"
+    every = f"every {rate['key_interval_s']:g} s" if rate["key_interval_s"] else "only at the start"
+    return (f"Stream: a key frame {every} and on scene changes (share {rate['scene_change']:g}), delta frames "
+            f"between; measured on {rate['clip']['frames']} consecutive frames at {rate['fps']:g} frames/s")
 
 
 def _rd_section(r: dict) -> str:
@@ -70,13 +79,31 @@ def _rd_section(r: dict) -> str:
 
 
 def _rate_section(r: dict) -> str:
-    rate = r["rate"]
-    rows = [(row["quality"], row["mean_bits"] / 8, row["percentile_bits"] / 8, row["mean_kbps"], row["percentile_kbps"])
-            for row in rate["table"]]
+    rate, p = r["rate"], f"p{r['rate']['percentile']:g} {r['rate']['window_s']:g}-s window"
+    rows = [(row["quality"], row["key_frames"], row["delta_frames"], row["mean_bytes"], row["mean_kbps"],
+             row["window_kbps"], row["required_kbps"], row["psnr"]) for row in rate["table"]]
     chosen = max((i for i, row in enumerate(rate["table"]) if row["quality"] <= rate["quality"]), default=None)
-    return ("<h2>Rate table (calibration frames)</h2>"
-            + _table(["quality", "mean bytes/frame", f"p{rate['percentile']:g} bytes/frame", "mean kbit/s",
-                      f"p{rate['percentile']:g} kbit/s"], rows, chosen))
+    intra = [(row["quality"], row["mean_bytes"], row["mean_kbps"], row["window_kbps"]) for row in rate["intra_table"]]
+    return ("<h2>Rate table (the stream, consecutive frames)</h2>"
+            + _table(["quality", "key frames", "delta frames", "mean bytes/frame", "mean kbit/s", f"{p} kbit/s",
+                      "required kbit/s", "PSNR"], rows, chosen)
+            + f"<p>Intra reference ({html.escape(rate['intra_table_frames'])}):</p>"
+            + _table(["quality", "mean bytes/frame", "mean kbit/s", f"{p} kbit/s"], intra))
+
+
+def _stream_section(r: dict) -> str:
+    rate, x264 = r["rate"], r["x264"]
+    lines = [Line("edgecodec stream", [row["mean_kbps"] for row in rate["table"]],
+                  [row["psnr"] for row in rate["table"]])]
+    if x264["available"]:
+        lines.append(Line(x264["label"], [p["kbit_s"] for p in x264["points"]], [p["psnr"] for p in x264["points"]]))
+        crfs = ", ".join(f"{p['setting']:g}" for p in x264["points"])
+        note = f"x264: {html.escape(x264['description'])}, CRF {crfs} ({html.escape(x264['version'])})."
+    else:
+        note = f"<span class=warn>x264 not measured: {html.escape(x264['reason'])}</span>"
+    chart = line_chart(lines, "kbit/s (mean over the stream)", "PSNR RGB (dB)",
+                       f"The site's stream, {rate['clip']['frames']} frames at {rate['fps']:g} frames/s")
+    return f"<h2>The site's stream against x264</h2>{chart}<p>{note}</p>"
 
 
 def _int8_section(r: dict) -> str:
@@ -134,8 +161,8 @@ def _crops(samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> str:
 
 def render(result: dict, samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> str:
     """The whole report from calibration.json's content and held-out (original, edgecodec, JPEG) frames."""
-    body = "".join([_summary(result), _rd_section(result), _rate_section(result), _int8_section(result),
-                    _adapt_section(result), _downstream_section(result), _crops(samples)])
+    body = "".join([_summary(result), _stream_section(result), _rd_section(result), _rate_section(result),
+                    _int8_section(result), _adapt_section(result), _downstream_section(result), _crops(samples)])
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgecodec calibration</title>"
             f"<style>{STYLE}</style></head><body><h1>edgecodec on-site calibration</h1>"
             f"<p>{html.escape(result['started'])} .. {html.escape(result['finished'])}, "

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import codec
+from ..codec.models.conditional import ConditionalEntropy
 from ..codec.models.dkic import DKIC
 from ..evaluation.bdrate import bd_rate
 from ..quality import psnr_u8
@@ -41,9 +42,11 @@ def bpp(size: int, image: np.ndarray) -> float:
     return 8.0 * size / (image.shape[0] * image.shape[1])
 
 
-def codecs(encoder: DKIC, server: DKIC) -> tuple[codec.Codec, codec.Codec]:
-    """The encoder under test and the server's decoder; ValueError if their model ids differ."""
-    pair = codec.Codec(encoder), codec.Codec(server)
+def codecs(encoder: DKIC, server: DKIC,
+           conditional: ConditionalEntropy | None = None) -> tuple[codec.Codec, codec.Codec]:
+    """The encoder under test and the server's decoder (with the conditional model for delta frames);
+    ValueError if their model ids differ."""
+    pair = codec.Codec(encoder, conditional=conditional), codec.Codec(server, conditional=conditional)
     if pair[0].model_id != pair[1].model_id:
         raise ValueError("the encoder under test does not write files for the server's model")
     return pair

@@ -14,7 +14,7 @@ BUDGET_NOT_MET = 3  # exit status: everything written, but even the lowest quali
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..calibration.options import EVAL_QUALITIES, METHODS, CalibrateOptions
-    from ..calibration.rate import DEFAULT_GRID
+    from ..calibration.rate import DEFAULT_GRID, DEFAULT_WINDOW_S
 
     p = sub.add_parser("calibrate", help="on-site calibration: int8 ranges, bitrate, encoder adaptation, report",
                        description="Capture frames from the camera, calibrate the int8 encoder, pick the highest "
@@ -42,7 +42,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--percentile", type=float, default=CalibrateOptions.percentile,
                    help="percentile of |activation| for the percentile method (default 99.99)")
     p.add_argument("--rate-percentile", type=float, default=CalibrateOptions.rate_percentile,
-                   help="per-frame bits percentile that must fit the budget (default 90)")
+                   help="percentile of the stream's window-averaged bitrate that must fit the budget, as must its "
+                        "mean (default 90)")
+    p.add_argument("--rate-window", type=float, default=DEFAULT_WINDOW_S,
+                   help=f"seconds the bitrate is averaged over (the spool and the uplink absorb shorter bursts; "
+                        f"default {DEFAULT_WINDOW_S:g})")
+    p.add_argument("--stream-frames", type=int, default=CalibrateOptions.stream_frames,
+                   help="consecutive frames at --fps that the rate table streams at every grid quality "
+                        "(default 30)")
+    p.add_argument("--key-interval", type=float, default=CalibrateOptions.key_interval, metavar="SECONDS",
+                   help="the daemon's key_interval_s: longest time between key frames (default 60; 0: only at "
+                        "the start and on scene changes)")
+    p.add_argument("--scene-change", type=float, default=CalibrateOptions.scene_change,
+                   help="the daemon's scene_change share (default 0.5)")
+    p.add_argument("--intra", action="store_true", help="the daemon codes every frame as a key frame")
     p.add_argument("--quality-grid", type=float, nargs="+", default=list(DEFAULT_GRID),
                    help="qualities of the rate table (default 0 10 .. 100)")
     p.add_argument("--eval-qualities", type=float, nargs="+", default=list(EVAL_QUALITIES),
@@ -60,11 +73,14 @@ def command_line(args: argparse.Namespace) -> str:
     argv = ["edgecodec", "calibrate", "--source", args.source, "--frames", str(args.frames), "--out", args.out,
             "--budget-kbps", f"{args.budget_kbps:g}", "--fps", f"{args.fps:g}", "--calibration-method", args.method,
             "--percentile", f"{args.percentile:g}", "--rate-percentile", f"{args.rate_percentile:g}",
+            "--rate-window", f"{args.rate_window:g}", "--stream-frames", str(args.stream_frames),
+            "--key-interval", f"{args.key_interval:g}", "--scene-change", f"{args.scene_change:g}",
             "--quality-grid", *[f"{q:g}" for q in args.quality_grid],
             "--eval-qualities", *[f"{q:g}" for q in args.eval_qualities], "--seed", str(args.seed),
             "--interval", f"{args.interval:g}"]
     argv += ["--model", args.model] if args.model else []
     argv += ["--capture-timeout", f"{args.capture_timeout:g}"] if args.capture_timeout else []
+    argv += ["--intra"] if args.intra else []
     if args.adapt:
         argv += ["--adapt", "--adapt-steps", str(args.adapt_steps), "--adapt-lr", f"{args.adapt_lr:g}"]
     return shlex.join(argv)
@@ -83,8 +99,12 @@ def print_summary(r: dict, out: str) -> None:
     rate, q, d = r["rate"], r["int8"], r["downstream"]
     print(f"{r['frames']['count']} frames from {r['source']['spec']} in {r['wall_seconds']:.0f} s; model "
           f"{r['model']['config']} {r['model']['id']}")
-    print(f"quality {rate['quality']:g}: expected {rate['expected_kbps']:.1f} kbit/s (p{rate['percentile']:g}), "
-          f"measured {rate['measured_kbps']:.1f}, budget {rate['budget_kbps']:g} at {rate['fps']:g} fps")
+    m = rate["measured"]
+    print(f"quality {rate['quality']:g}: expected {rate['expected_kbps']:.1f} kbit/s (mean or p{rate['percentile']:g} "
+          f"of {rate['window_s']:g}-s windows), measured {rate['measured_kbps']:.1f}, budget {rate['budget_kbps']:g} "
+          f"at {rate['fps']:g} fps")
+    print(f"stream of {rate['clip']['frames']} frames: {m['key_frames']} key + {m['delta_frames']} delta, mean "
+          f"{m['mean_kbps']:.1f} kbit/s, {m['psnr']:.2f} dB; {_x264_line(r['x264'])}")
     bd = q["bd_rate_vs_float_pct"]
     print(f"int8 ({q['method']}): BD-rate vs float {'n/a' if bd is None else f'{bd:+.2f} %'}; latent SNR "
           + ", ".join(f"{m} {v:.1f} dB" for m, v in q["latent_snr_db"].items() if v is not None))
@@ -99,6 +119,13 @@ def print_summary(r: dict, out: str) -> None:
               f"{d[key]['bpp']:.3f} bpp)")
     print(f"wrote {out}/device.toml, calibration.json, report.html, encoder-int8.pt, encoder-int8.onnx, frames/"
           + (", encoder-adapted.pt" if a.get("shipped") else ""))
+
+
+def _x264_line(x264: dict) -> str:
+    if not x264["available"]:
+        return f"x264 not measured ({x264['reason']})"
+    return "x264 veryfast zerolatency: " + ", ".join(f"{p['kbit_s']:.0f} kbit/s {p['psnr']:.2f} dB"
+                                                     for p in x264["points"])
 
 
 def run(args: argparse.Namespace) -> int:

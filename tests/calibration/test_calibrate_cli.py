@@ -34,7 +34,8 @@ def run(site_clip, tmp_path_factory):
     """One full calibration with adaptation (3 steps): (output folder, exit status)."""
     out = tmp_path_factory.mktemp("calibration") / "site"
     rc = main(calibrate_args(site_clip, out, "--frames", "6", "--budget-kbps", str(BUDGET), "--adapt",
-                             "--adapt-steps", "3", "--quality-grid", "0", "25", "50", "75", "100"))
+                             "--adapt-steps", "3", "--quality-grid", "0", "25", "50", "75", "100",
+                             "--stream-frames", "8"))
     return out, rc
 
 
@@ -53,13 +54,14 @@ def test_writes_every_output(run, result):
         result["frames"]["calibration"] + result["frames"]["held_out"])
     assert len(result["frames"]["calibration"]) == 3 and len(result["frames"]["held_out"]) == 3
     html = (out / "report.html").read_text()
-    assert html.count("<svg") == 2 and html.count("data:image/png;base64") == 6 and "int8 encoder" in html
+    assert html.count("<svg") == 3 and html.count("data:image/png;base64") == 6 and "int8 encoder" in html
 
 
 def test_device_toml_is_a_daemon_configuration(run, result, tmp_path):
     settings = tomllib.loads((run[0] / "device.toml").read_text())
     assert set(settings) <= set(DaemonConfig.model_fields)
     assert settings["quality"] == result["rate"]["quality"] and settings["fps"] == FPS
+    assert (settings["key_interval_s"], settings["scene_change"], settings["intra"]) == (60.0, 0.5, False)
     (tmp_path / "token").write_text("t")
     config = DaemonConfig.model_validate(settings | {
         "server": "https://nvr.example", "device_id": "gate-1", "token_file": str(tmp_path / "token"),
@@ -77,8 +79,38 @@ def test_the_rate_choice_respects_the_budget_on_the_table(result):
     assert rate["expected_kbps"] <= BUDGET and rate["measured_kbps"] <= BUDGET
     below = [r for r in rate["table"] if r["quality"] <= rate["quality"]]
     above = [r for r in rate["table"] if r["quality"] > rate["quality"]]
-    assert below and max(r["percentile_kbps"] for r in below) <= BUDGET
-    assert not above or above[0]["percentile_kbps"] > BUDGET
+    assert below and max(r["required_kbps"] for r in below) <= BUDGET
+    assert not above or above[0]["required_kbps"] > BUDGET
+
+
+def test_the_rate_table_streams_consecutive_frames(result):
+    rate = result["rate"]
+    assert rate["clip"]["frames"] == 8 and rate["clip"]["source_indices"] == list(range(8))  # 10 fps file at 10 fps
+    for row, intra in zip(rate["table"], rate["intra_table"], strict=True):
+        assert row["key_frames"] >= 1 and row["key_frames"] + row["delta_frames"] == 8 and row["psnr"] > 0
+        assert intra["quality"] == row["quality"] and intra["delta_frames"] == 0
+        assert row["required_kbps"] == max(row["mean_kbps"], row["window_kbps"])
+    assert sum(r["delta_frames"] for r in rate["table"]) > 0
+
+
+def test_the_report_puts_the_stream_next_to_x264(run, result):
+    html = (run[0] / "report.html").read_text()
+    assert "edgecodec stream" in html and "against x264" in html
+    if result["x264"]["available"]:
+        assert "x264 veryfast zerolatency g=20" in html and len(result["x264"]["points"]) == 6
+    else:
+        assert "x264 not measured" in html
+
+
+def test_without_ffmpeg_the_calibration_succeeds_and_says_so(small_clip, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    res = cli(*calibrate_args(small_clip, tmp_path / "out", "--frames", "2", "--budget-kbps", "1000",
+                              "--quality-grid", "50", "--stream-frames", "3"))
+    assert res.rc == 0, res.err
+    result = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert result["x264"]["available"] is False and "ffmpeg not found" in result["x264"]["reason"]
+    assert "x264 not measured: ffmpeg not found" in (tmp_path / "out" / "report.html").read_text()
+    assert "x264 not measured" in res.out
 
 
 def test_int8_encoder_keeps_the_model_id_and_exports_qdq(run, result):
@@ -147,6 +179,10 @@ def test_bad_input_is_one_line_and_writes_nothing(small_clip, tmp_path, cli, cha
     (["--fps", "inf"], "--fps must be positive and finite"),
     (["--budget-kbps", "inf"], "--budget-kbps must be positive and finite"),
     (["--interval", "inf"], "--interval must be >= 0 and finite"),
+    (["--stream-frames", "1"], "--stream-frames must be at least 2"),
+    (["--rate-window", "0"], "--rate-window must be positive and finite"),
+    (["--key-interval", "-1"], "--key-interval must be >= 0 and finite"),
+    (["--scene-change", "1.5"], "--scene-change must be in (0, 1]"),
 ])
 def test_settings_no_calibration_can_use_are_refused(small_clip, tmp_path, cli, extra, needle):
     res = cli(*calibrate_args(small_clip, tmp_path / "out", "--frames", "2", "--budget-kbps", "100", *extra))
