@@ -135,7 +135,7 @@ def server_unit() -> str:
 
 
 def test_the_documented_server_unit_has_the_daemons_hardening():
-    from edgecodec.edge.profile import HARDENING
+    from edgecodec.edge.deployment import HARDENING
 
     lines = server_unit().splitlines()
     daemon = {line for line in HARDENING if not line.startswith(("#", "RestrictAddressFamilies=", "UMask="))}

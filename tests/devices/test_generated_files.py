@@ -10,9 +10,9 @@ import pytest
 from devices_harness import DEVICES, JETSON_PROFILES, PROFILES
 
 from edgecodec.edge.config import DaemonConfig
+from edgecodec.edge.deployment import device_toml, install_facts, systemd_unit
 from edgecodec.edge.profile import (NVARGUS, NVCONV, NVDEC, Capabilities, CsiCapture, FileCapture, RtspCapture,
-                                    UsbCapture, capture_source, declared_capabilities, device_toml, install_facts,
-                                    systemd_unit)
+                                    UsbCapture, capture_source, declared_capabilities)
 from edgecodec.edge.sources import CSI_PIPELINE, RTSP_PIPELINE, plan_source
 from edgecodec.common.config import build_config, read_toml
 

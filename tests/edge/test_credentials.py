@@ -9,7 +9,7 @@ import pytest
 
 from edgecodec.edge.config import DaemonConfig
 from edgecodec.edge.credentials import expand
-from edgecodec.edge.profile import device_toml
+from edgecodec.edge.deployment import device_toml
 from edgecodec.edge.sources import open_capture, plan_source
 
 SECRET = "pa:ss@w0rd"
