@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from edgecodec.cli.doctor import FAIL, Target, check_server
+from edgecodec.edge.doctor import FAIL, Target, check_server
 
 NAMES = ["tensorrt", "gpu", "camera", "server", "token", "disk"]
 

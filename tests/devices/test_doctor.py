@@ -13,8 +13,8 @@ import pytest
 from devices_harness import DEVICES, profile_data
 from harness import Server, free_port, http, make_video, tokens
 
-from edgecodec.cli import doctor
-from edgecodec.cli.doctor import FAIL, PASS, WARN, Target, check_camera, check_disk, check_gpu, check_tensorrt
+from edgecodec.edge import doctor
+from edgecodec.edge.doctor import FAIL, PASS, WARN, Target, check_camera, check_disk, check_gpu, check_tensorrt
 from edgecodec.edge.metrics import DaemonMetrics, serve_http
 from edgecodec.edge.profile import NVARGUS, NVCONV, NVDEC, Capabilities, DeviceProfile
 
