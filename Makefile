@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml setup.py edgecodec/codec/entropy/_rans.c
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# The demo codes ../shared's Kodak photos and streams its surveillance video when they exist (the package
+# alone: its two sample photos and a generated clip).
+SHARED_DATA ?= ../shared/data
+DEMO_ARGS := $(if $(wildcard $(SHARED_DATA)/kodak),$(SHARED_DATA)/kodak) \
+	$(if $(wildcard $(SHARED_DATA)/video/vtest.avi),--video $(SHARED_DATA)/video/vtest.avi)
 demo: install
-	$(VENV)/bin/edgecodec demo
+	$(VENV)/bin/edgecodec demo $(DEMO_ARGS)
 
 # Debian packages the tests run for real (scaled mode, viewer page, install script, x264 / x265 in
 # eval-video); installed only when missing.
@@ -35,7 +40,7 @@ test: install system-deps
 	$(PY) -m pytest -q
 
 bench: install
-	$(VENV)/bin/edgecodec bench
+	$(VENV)/bin/edgecodec bench $(wildcard $(SHARED_DATA)/kodak)
 
 clean:
 	rm -rf $(VENV) build *.egg-info edgecodec/codec/entropy/*.so

@@ -7,14 +7,14 @@ import statistics
 import time
 from pathlib import Path
 
-from .demo import _default_folder
+from .demo import SAMPLES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark the coder and the model",
                        description="rANS throughput (one core), encode/decode seconds per image on real "
                                    "bitstreams, and kMAC per pixel of encoder and decoder.")
-    p.add_argument("folder", nargs="?", default=None, help="images (default: Kodak if present, else samples)")
+    p.add_argument("folder", nargs="?", default=None, help="images (default: the sample photos shipped with the package)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="float transforms' runtime")
     p.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2)")
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"rANS (one core): encode {coder['encode_msym_s']:.1f} M symbols/s, decode "
           f"{coder['decode_msym_s']:.1f} M symbols/s, {coder['overhead_pct']:.3f}% over the ideal size")
     codec = load_codec(args.model, args.backend)
-    files = list_images(Path(args.folder) if args.folder else _default_folder())
+    files = list_images(Path(args.folder) if args.folder else SAMPLES)
     files = files[: args.images] if args.images else files
     enc_t, dec_t, bpp = [], [], []
     image = read_image(files[0])

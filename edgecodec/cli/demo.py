@@ -5,38 +5,43 @@ import argparse
 import time
 from pathlib import Path
 
-SHARED_KODAK = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kodak"
-SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # two Kodak photos shipped with the package
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job: code a folder of images, then stream a camera to a server",
                        description="1) Round-trip every image of a folder through real .ecb bytes with the "
                                    "embedded model (bpp and PSNR per image). 2) The whole loop: a local server, "
-                                   "the daemon streaming frames of the surveillance video to it, a summary "
-                                   "(frames stored, bpp, kbit/s, PSNR of the server's decodes, JPEG at the same "
-                                   "PSNR) and the viewer's URL.")
+                                   "the daemon streaming a video to it (key and delta frames), a summary "
+                                   "(frames stored, key / delta frames, kbit/s, PSNR of the server's decodes; "
+                                   "edgecodec intra at the same quality; JPEG and x264 veryfast zerolatency, "
+                                   "GOP 2 s, at the same PSNR) and the viewer's URL. `make demo` passes "
+                                   "../shared/data/kodak and vtest.avi when they exist.")
     p.add_argument("folder", nargs="?", default=None,
-                   help="images to code (default: ../shared/data/kodak, else the bundled samples)")
+                   help="images to code (default: the two sample photos shipped with the package)")
+    p.add_argument("--video", default=None,
+                   help="video to stream in part 2 (default: a generated clip of a fixed textured scene with two "
+                        "blocks walking across it)")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100 (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
-    p.add_argument("--frames", type=int, default=100, help="frames to stream in part 2 (0: skip the stream)")
+    p.add_argument("--frames", type=int, default=30, help="frames to stream in part 2 (default 30; 0: skip)")
     p.add_argument("--serve-for", type=float, default=0.0,
                    help="keep the demo server and its viewer page up this many seconds after the summary")
     p.set_defaults(run=run)
 
 
-def _default_folder() -> Path:
-    return SHARED_KODAK.resolve() if SHARED_KODAK.is_dir() else SAMPLES
-
-
 def run(args: argparse.Namespace) -> int:
+    if args.frames < 0:
+        raise ValueError(f"--frames must be >= 0, got {args.frames}")
+    if args.video is not None and not Path(args.video).is_file():
+        raise FileNotFoundError(f"video {args.video} is not a file")
     code_images(args)
     if args.frames > 0:
         from .stream_demo import run_stream_demo
 
         print(f"\nstreaming {args.frames} frames through a local server (camera daemon -> ingest server)")
-        run_stream_demo(frames=args.frames, model=args.model, quality=args.quality, serve_for=args.serve_for)
+        run_stream_demo(frames=args.frames, model=args.model, quality=args.quality, serve_for=args.serve_for,
+                        source=args.video)
     return 0
 
 
@@ -49,7 +54,7 @@ def code_images(args: argparse.Namespace) -> None:
     from ..runtime import load_codec
     from ..imageio import list_images
 
-    folder = Path(args.folder) if args.folder else _default_folder()
+    folder = Path(args.folder) if args.folder else SAMPLES
     codec = load_codec(args.model)
     trained = args.model is not None or DEFAULT_WEIGHTS.exists()
     print(f"model {codec.model.config.name} ({codec.model_id.hex()})"

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="classical codecs (default: all four; none: --baselines with no name)")
     p.add_argument("--out", default="eval-out", help="output folder (default: eval-out)")
     p.add_argument("--anchors", default=None,
-                   help="folder of CompressAI result JSON files (default: ../shared/data/anchors/compressai_kodak)")
+                   help="folder of CompressAI result JSON files, drawn when DIR is the full Kodak set (default: "
+                        "none; e.g. ../shared/data/anchors/compressai_kodak)")
     p.add_argument("--images", type=int, default=0, help="only the first N images (0: all)")
     p.add_argument("--plot-crops", action="store_true",
                    help="also write every crop of visual.png as a PNG in OUTDIR/crops/")
@@ -173,11 +174,11 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], Path]:
 
 def _anchors(args: argparse.Namespace, images) -> tuple[list, str]:
     """Published curves when the images are the full Kodak set, and the sentence saying so."""
-    from ..evaluation.anchors import default_anchor_folder, is_kodak, load_anchors
+    from ..evaluation.anchors import is_kodak, load_anchors
 
-    folder = Path(args.anchors) if args.anchors else default_anchor_folder()
-    if folder is None:
-        return [], "anchors: none (no anchor folder)"
+    if not args.anchors:
+        return [], "anchors: none (--anchors DIR draws published Kodak curves)"
+    folder = Path(args.anchors)
     if not is_kodak([n for n, _ in images], [im.shape[:2] for _, im in images]):
         return [], ("anchors: not used -- the published curves are averages over the 24 Kodak images "
                     f"and are valid only for that set; this run has {len(images)} image(s) from {args.folder}")

@@ -2,7 +2,9 @@
 
 The files hold one rate-distortion curve each, averaged over the 24 Kodak images:
 ``{"name": ..., "results": {"bpp": [...], "psnr-rgb": [...], "ms-ssim-rgb": [...]}}``;
-paper curves may carry ``"ms-ssim-db-rgb"`` instead, or no MS-SSIM at all.
+paper curves may carry ``"ms-ssim-db-rgb"`` instead, or no MS-SSIM at all. The folder is
+always given (``edgecodec eval --anchors DIR``); this project keeps them in
+``../shared/data/anchors/compressai_kodak``.
 """
 from __future__ import annotations
 
@@ -14,8 +16,6 @@ from typing import Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ANCHORS = ROOT / ".." / "shared" / "data" / "anchors" / "compressai_kodak"
 KODAK_SIZE = {(512, 768), (768, 512)}
 KODAK_NAMES = [f"kodim{i:02d}.png" for i in range(1, 25)]
 
@@ -77,11 +77,6 @@ def load_anchors(folder: str | Path) -> list[AnchorCurve]:
     if not folder.is_dir():
         raise FileNotFoundError(f"anchor folder {folder} does not exist")
     return [read_anchor(folder / name, label) for label, name in SELECTION if (folder / name).is_file()]
-
-
-def default_anchor_folder() -> Path | None:
-    """``../shared/data/anchors/compressai_kodak`` beside the repository, when present."""
-    return DEFAULT_ANCHORS.resolve() if DEFAULT_ANCHORS.is_dir() else None
 
 
 def ms_ssim_db(value: float) -> float:
