@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import warnings
 from typing import TYPE_CHECKING
+
+from .record import command_line
 
 if TYPE_CHECKING:
     from ..calibration.options import CalibrateOptions
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                    "pipeline, or csi:N")
     p.add_argument("--frames", type=int, default=20, help="frames to capture; the first half calibrates, the "
                                                           "second half is held out (default 20)")
-    p.add_argument("--out", required=True, help="output folder (written all at once on success)")
+    p.add_argument("-o", "--out", required=True, help="output folder (written all at once on success)")
     p.add_argument("--budget-kbps", type=float, required=True, help="bitrate budget in kbit/s")
     p.add_argument("--fps", type=float, required=True, help="frames per second the daemon will send")
     p.add_argument("--model", default=None, help="the server's model: checkpoint or configuration name "
@@ -66,24 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the adaptation")
     p.set_defaults(run=run)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The canonical command that reproduces this calibration."""
-    argv = ["edgecodec", "calibrate", "--source", args.source, "--frames", str(args.frames), "--out", args.out,
-            "--budget-kbps", f"{args.budget_kbps:g}", "--fps", f"{args.fps:g}", "--calibration-method", args.method,
-            "--percentile", f"{args.percentile:g}", "--rate-percentile", f"{args.rate_percentile:g}",
-            "--rate-window", f"{args.rate_window:g}", "--stream-frames", str(args.stream_frames),
-            "--key-interval", f"{args.key_interval:g}", "--scene-change", f"{args.scene_change:g}",
-            "--quality-grid", *[f"{q:g}" for q in args.quality_grid],
-            "--eval-qualities", *[f"{q:g}" for q in args.eval_qualities], "--seed", str(args.seed),
-            "--interval", f"{args.interval:g}"]
-    argv += ["--model", args.model] if args.model else []
-    argv += ["--capture-timeout", f"{args.capture_timeout:g}"] if args.capture_timeout else []
-    argv += ["--intra"] if args.intra else []
-    if args.adapt:
-        argv += ["--adapt", "--adapt-steps", str(args.adapt_steps), "--adapt-lr", f"{args.adapt_lr:g}"]
-    return shlex.join(argv)
 
 
 def _options(args: argparse.Namespace) -> CalibrateOptions:

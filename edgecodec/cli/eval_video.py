@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .evaluate import DEFAULT_QUALITIES
+from .record import command_line
 
 if TYPE_CHECKING:
     from ..codec.facade import Codec
@@ -22,6 +21,7 @@ OUTPUT_FILES = ("rd_psnr.svg", "results.json")
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..evaluation.ffmpeg import DEFAULT_CRFS
+    from ..evaluation.images import DEFAULT_QUALITIES
     from ..evaluation.video import CODEC_NAMES
 
     p = sub.add_parser("eval-video", help="rate-distortion on video: edgecodec stream / intra, x264, x265, "
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "edgecodec's stream and intra curves) and rd_psnr.svg into --out. x264 / x265 "
                                    "run through ffmpeg (Debian package ffmpeg).")
     p.add_argument("video", metavar="VIDEO", help="video file (or folder of frames)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--fps", type=float, default=None, help="sample the video at this rate (default: every frame)")
     p.add_argument("--frames", type=int, default=None, metavar="N", help="at most N frames (default: all)")
     p.add_argument("--start", type=int, default=0, metavar="S", help="first source frame (default 0)")
@@ -51,19 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="threads for PyTorch, x264 / x265 and WebP (default 1: single-core timings)")
     p.set_defaults(run=run)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The canonical command that reproduces this run."""
-    argv = ["edgecodec", "eval-video", str(args.video), "--out", str(args.out), "--start", str(args.start),
-            "--qualities", *[f"{q:g}" for q in args.qualities], "--crf", *[f"{c:g}" for c in args.crf],
-            "--codecs", *args.codecs, "--key-interval", f"{args.key_interval:g}", "--backend", args.backend,
-            "--threads", str(args.threads)]
-    argv += ["--fps", f"{args.fps:g}"] if args.fps is not None else []
-    argv += ["--frames", str(args.frames)] if args.frames is not None else []
-    argv += ["--image-qualities", *[f"{q:g}" for q in args.image_qualities]] if args.image_qualities else []
-    argv += ["--model", args.model] if args.model else []
-    return shlex.join(argv)
 
 
 def _check_range(values: list[float] | None, lo: float, hi: float, what: str) -> None:

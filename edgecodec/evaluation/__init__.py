@@ -5,6 +5,8 @@
 - ``anchors``: CompressAI's published Kodak curves.
 - ``runner``: real-bytes measurement of any codec on a set of images.
 - ``plots``: R-D plots and the equal-bpp visual comparison.
+- ``images``: `edgecodec eval`: a folder of images, every codec, BD figures, plots, results.json.
+- ``compare``: two such runs against each other.
 - ``video``: rate-distortion on video from a fixed camera, every codec on the same frames.
 - ``ffmpeg``: x264 and x265 through the ``ffmpeg`` command line.
 
