@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(an output ending in .ecs).")
     p.add_argument("input", help="image file (PNG, JPEG, ...; 8/16-bit, gray, RGB or RGBA; - for stdin); or a "
                                  "video, a folder or a camera source (as the daemon's `source`) with an .ecs output")
-    p.add_argument("-o", "--output", required=True, help="output .ecb file (- for stdout), or .ecs stream file")
+    p.add_argument("-o", "--out", "--output", dest="output", required=True, help="output .ecb file (- for stdout), or .ecs stream file")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100, higher is better (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     _backend_args(p)
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Decompress an .ecb file to PNG, or an .ecs stream to FOLDER/frame_000000.png, "
                                    "... (one per coded frame, in order).")
     p.add_argument("input", help=".ecb or .ecs file (- for stdin)")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--out", "--output", dest="output", required=True,
                    help="output PNG file (- for stdout); for .ecs: a new or empty folder")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     _backend_args(p)

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description="Write encoder.onnx (image, gain -> latent, hyper_latent), decoder.onnx "
                                        "(latent, inverse_gain -> image) and manifest.json into OUT.")
     o.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
-    o.add_argument("--out", required=True, help="output folder")
+    o.add_argument("-o", "--out", required=True, help="output folder")
     o.add_argument("--sampling", choices=VARIANTS, default="deform_conv",
                    help="how the deformable sampling exports: deform_conv for ONNX Runtime (default), "
                         "grid_sample for TensorRT without a plugin, plugin for TensorRT with our plugin")
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description="Build encoder.engine and decoder.engine from the model on this device, "
                                        "cached by (TensorRT version, GPU, model id, precision, input range).")
     t.add_argument("--model", default=None, help="checkpoint (an `edgecodec qat` one for int8) or name")
-    t.add_argument("--out", required=True, help="engine folder (also the cache)")
+    t.add_argument("-o", "--out", required=True, help="engine folder (also the cache)")
     t.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision")
     t.add_argument("--resolution", action="append", default=None, metavar="WxH",
                    help="camera resolution(s) for the optimization profile (repeatable; default 1920x1080)")

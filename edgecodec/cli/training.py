@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "multi-GPU with torchrun.")
     d = TrainOptions(data="", out="")
     p.add_argument("data", help="folder of training images (never the test set)")
-    p.add_argument("--out", required=True, help="run folder for checkpoints and log.csv")
+    p.add_argument("-o", "--out", required=True, help="run folder for checkpoints and log.csv")
     p.add_argument("--config", default=d.config, help="registered model configuration")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
     p.add_argument("--batch", type=int, default=d.batch, help="crops per step (per GPU)")
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and its model id unchanged.")
     q.add_argument("data", help="folder of training images")
     q.add_argument("--init", required=True, help="the float checkpoint to quantise")
-    q.add_argument("--out", required=True, help="run folder (resumes from OUT/last.pt)")
+    q.add_argument("-o", "--out", required=True, help="run folder (resumes from OUT/last.pt)")
     q.add_argument("--parts", choices=("encoder", "all"), default="all",
                    help="quantise the analysis only (the encoder side) or also the synthesis; the "
                         "hyper-analysis and two synthesis convolutions stay float (the int8 plan)")
@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Freeze the integer networks, build the CDF tables, drop the optimizer; "
                                    "float weights stored as float16 unless --float32.")
     k.add_argument("checkpoint", help="training checkpoint (e.g. runs/NAME/last.pt)")
-    k.add_argument("-o", "--output", required=True, help="model file to write")
+    k.add_argument("-o", "--out", "--output", dest="output", required=True, help="model file to write")
     k.add_argument("--float32", action="store_true", help="keep float32 weights (twice the size)")
     k.add_argument("--drop-int8", action="store_true",
                    help="write the same weights without int8 fake quantisation (to measure what int8 costs)")
@@ -83,7 +83,7 @@ def register_conditional(sub: argparse._SubParsersAction) -> None:
                                    "model id do not change). Pairs come from a fixed camera's video (a frame "
                                    "range, never the evaluation frames) and from still photos made into pairs.")
     c.add_argument("--model", default=None, help="intra model file (default: the shipped model)")
-    c.add_argument("-o", "--output", required=True, help="model file to write: the model with this network")
+    c.add_argument("-o", "--out", "--output", dest="output", required=True, help="model file to write: the model with this network")
     c.add_argument("--video", default=None, help="a fixed camera's video file")
     c.add_argument("--video-frames", type=int, nargs=2, default=(0, 400), metavar=("FIRST", "END"),
                    help="frames [FIRST, END) of --video to draw training pairs from (default 0 400)")
