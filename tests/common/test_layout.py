@@ -72,10 +72,12 @@ def violations(folder: str) -> list[str]:
     return found
 
 
-def test_every_package_has_its_rule():
+def test_every_package_has_its_rule_and_its_line_in_the_readme():
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
     assert packages - {"cli"} == set(MAY_IMPORT)
     assert {p.stem for p in ROOT.glob("*.py")} - {"__init__", "__main__"} == set(MODULES)
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    assert [name for name in sorted(packages) if f"| `edgecodec/{name}/` |" not in readme] == []
 
 
 @pytest.mark.parametrize("folder", sorted(MAY_IMPORT))
