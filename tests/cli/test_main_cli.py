@@ -21,7 +21,7 @@ def test_version(cli):
 
 
 @pytest.mark.parametrize("argv,line", [
-    (("encode", "x.png"), "edgecodec: error: encode: the following arguments are required: -o/--output"),
+    (("encode", "x.png"), "edgecodec: error: encode: the following arguments are required: -o/--out/--output"),
     (("token", "add"), "edgecodec: error: token add: the following arguments are required: name, --data"),
     ((), "edgecodec: error: the following arguments are required: COMMAND"),
 ])
