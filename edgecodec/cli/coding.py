@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(an output ending in .ecs).")
     p.add_argument("input", help="image file (PNG, JPEG, ...; 8/16-bit, gray, RGB or RGBA; - for stdin); or a "
                                  "video, a folder or a camera source (as the daemon's `source`) with an .ecs output")
-    p.add_argument("-o", "--out", "--output", dest="output", required=True, help="output .ecb file (- for stdout), or .ecs stream file")
+    p.add_argument("-o", "--out", "--output", dest="output", required=True,
+                   help="output .ecb file (- for stdout), or .ecs stream file")
     p.add_argument("-q", "--quality", type=float, default=50.0, help="0..100, higher is better (default 50)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     _backend_args(p)

@@ -83,7 +83,8 @@ def register_conditional(sub: argparse._SubParsersAction) -> None:
                                    "model id do not change). Pairs come from a fixed camera's video (a frame "
                                    "range, never the evaluation frames) and from still photos made into pairs.")
     c.add_argument("--model", default=None, help="intra model file (default: the shipped model)")
-    c.add_argument("-o", "--out", "--output", dest="output", required=True, help="model file to write: the model with this network")
+    c.add_argument("-o", "--out", "--output", dest="output", required=True,
+                   help="model file to write: the model with this network")
     c.add_argument("--video", default=None, help="a fixed camera's video file")
     c.add_argument("--video-frames", type=int, nargs=2, default=(0, 400), metavar=("FIRST", "END"),
                    help="frames [FIRST, END) of --video to draw training pairs from (default 0 400)")
