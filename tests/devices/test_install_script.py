@@ -96,14 +96,6 @@ def _index(planned: list[str], pattern: str) -> int:
     return matches[0]
 
 
-def test_shellcheck_passes():
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is not installed: `make system-deps` installs it (Debian package shellcheck)")
-    result = subprocess.run([shellcheck, "--severity=style", str(INSTALL)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout
-
-
 @pytest.mark.parametrize("profile", JETSON_PROFILES)
 def test_dry_run_plans_the_whole_install_in_order(profile, dry_runs):
     result = dry_runs[profile]

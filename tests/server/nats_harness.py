@@ -1,15 +1,17 @@
 """Scaled-mode helpers: test frames and ``edgecodec worker`` processes (nats-server: conftest.nats_url)."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
-from harness import ENV
+from harness import ENV, Server, tokens
 
 
 def frame(ckpt: str, seed: int) -> bytes:
@@ -34,3 +36,20 @@ def stop_worker(worker: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         worker.kill()
         raise
+
+
+@contextlib.contextmanager
+def scaled_site(tmp_path: Path, nats_url: str, ckpt: str) -> Iterator[tuple[Server, Server, str, str]]:
+    """Two ingest nodes and one decode worker sharing ``tmp_path/data``: (node a, node b, device token,
+    viewer token); stopped afterwards."""
+    data = tmp_path / "data"
+    device, viewer = tokens(data)
+    nodes = [Server(data, ckpt, None, "--nats", nats_url) for _ in range(2)]
+    worker = start_worker(tmp_path / "worker.log", nats_url, data, ckpt)
+    try:
+        a, b = (node.start() for node in nodes)
+        yield a, b, device, viewer
+    finally:
+        for node in nodes:
+            node.stop()
+        stop_worker(worker)

@@ -16,18 +16,13 @@ from edgecodec.server.nats_mode import PASSWORD_FILE_ENV, KvIndex, credentials, 
 from edgecodec.server.records import FrameRecord
 from conftest import KEY_SEQ
 from harness import ENV, Server, http, stored_frames, tokens
-from nats_harness import frame, start_worker, stop_worker
+from nats_harness import frame, scaled_site, start_worker, stop_worker
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_ckpt, other_ckpt):
-    data = tmp_path / "data"
-    device, viewer = tokens(data)
-    nodes = [Server(data, tiny_ckpt, None, "--nats", nats_url) for _ in range(2)]
-    worker = start_worker(tmp_path / "worker.log", nats_url, data, tiny_ckpt)
-    try:
-        a, b = (node.start() for node in nodes)
+    with scaled_site(tmp_path, nats_url, tiny_ckpt) as (a, b, device, viewer):
         bodies = [frame(tiny_ckpt, seed) for seed in range(4)]
         post = lambda node, seq, body: http("POST", f"{node.url}/api/v1/devices/cam1/frames/{seq}", device, body)[0]
         assert [post(a if seq % 2 else b, seq, body) for seq, body in enumerate(bodies)] == [201] * 4
@@ -46,20 +41,11 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
         status, failed = http("GET", f"{b.url}/api/v1/devices/cam1/frames/4.png", viewer)
         assert status == 422 and "model" in json.loads(failed)["error"]
         assert "model" in stored_frames(a.url, viewer)[4]["decode_error"]
-    finally:
-        for node in nodes:
-            node.stop()
-        stop_worker(worker)
 
 
 def test_delta_frames_decode_from_their_key_frame_in_scaled_mode(tmp_path, nats_url, tiny_ckpt, stream):
     frames, local = stream
-    data = tmp_path / "data"
-    device, viewer = tokens(data)
-    nodes = [Server(data, tiny_ckpt, None, "--nats", nats_url) for _ in range(2)]
-    worker = start_worker(tmp_path / "worker.log", nats_url, data, tiny_ckpt)
-    try:
-        a, b = (node.start() for node in nodes)
+    with scaled_site(tmp_path, nats_url, tiny_ckpt) as (a, b, device, viewer):
         post = lambda node, i: http("POST", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}", device,  # noqa
                                     frames[i])[0]
         png = lambda node, i: http("GET", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}.png", viewer)  # noqa
@@ -74,10 +60,6 @@ def test_delta_frames_decode_from_their_key_frame_in_scaled_mode(tmp_path, nats_
             np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1],
                                           local[i])
         assert not any(f["reference_missing"] or f["decode_error"] for f in stored_frames(a.url, viewer))
-    finally:
-        for node in nodes:
-            node.stop()
-        stop_worker(worker)
 
 
 def record(seq: int, error: str | None = None) -> FrameRecord:
