@@ -28,9 +28,9 @@ DEMO_ARGS := $(if $(wildcard $(SHARED_DATA)/kodak),$(SHARED_DATA)/kodak) \
 demo: install
 	$(VENV)/bin/edgecodec demo $(DEMO_ARGS)
 
-# Debian packages the tests run for real (scaled mode, viewer page, install script, x264 / x265 in
-# eval-video); installed only when missing.
-SYSTEM_DEPS := nats-server:nats-server chromium:chromium shellcheck:shellcheck ffmpeg:ffmpeg
+# Debian packages the tests run for real (scaled mode, viewer page, shell scripts, x264 / x265 in
+# eval-video and calibration, systemd units); installed only when missing.
+SYSTEM_DEPS := nats-server:nats-server chromium:chromium shellcheck:shellcheck ffmpeg:ffmpeg systemd-analyze:systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \

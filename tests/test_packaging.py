@@ -4,12 +4,12 @@ stack; the ONNX Runtime requirement where DeformConv runs; the LICENSE and the d
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from system_tools import require
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
@@ -145,9 +145,9 @@ def test_the_documented_server_unit_has_the_daemons_hardening():
     assert server - set(lines) == set()
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_accepts_the_documented_server_unit(tmp_path):
     """systemd-analyze verify, with ExecStart pointing at this venv's edgecodec."""
+    require("systemd-analyze", "systemd")
     unit = tmp_path / "edgecodec-server.service"
     unit.write_text(server_unit().replace("/opt/edgecodec/venv", str(Path(sys.executable).parent.parent)))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)

@@ -1,11 +1,11 @@
 """Every shell script the project ships passes shellcheck (installed by `make system-deps`)."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from system_tools import require
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p for folder in ("devices", "calibration", "export") for p in (ROOT / folder).rglob("*.sh"))
@@ -17,8 +17,5 @@ def test_the_project_ships_its_scripts():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_passes(script: Path):
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is not installed: `make system-deps` installs it (Debian package shellcheck)")
-    result = subprocess.run([shellcheck, "--severity=style", str(script)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([require("shellcheck"), "--severity=style", str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout

@@ -1,10 +1,10 @@
 """The site's clip streamed with the daemon's policy, and x264 on the same frames (or why not)."""
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
+from system_tools import require
 
 from edgecodec.calibration import sitestream
 from edgecodec.calibration.rate import DELTA, KEY, stream_row
@@ -35,8 +35,8 @@ def test_a_static_scene_streams_far_below_intra(model, static_scene):
     assert rows[0].required_kbps < 0.3 * rows[1].required_kbps
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (make system-deps)")
 def test_x264_codes_the_same_frames_with_a_two_second_gop(static_scene):
+    require("ffmpeg")
     frames = static_scene * 4  # 24 frames: 2.4 s at 10 fps, so two key frames
     result = sitestream.x264_curve(frames, FPS, crfs=(40, 25))
     assert result["available"] and "-g 20" in result["description"] and "zerolatency" in result["description"]

@@ -1,19 +1,18 @@
 """run_stream_demo: the whole loop on a few frames of a small generated video, and its comparisons."""
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from edgecodec.cli.demo_baselines import jpeg_size_at_psnr, x264_at_psnr
 from edgecodec.cli.stream_demo import _make_video, run_stream_demo
+from system_tools import require
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-HAS_FFMPEG = shutil.which("ffmpeg") is not None
 
 
 def test_demo_streams_key_and_delta_frames_measures_and_compares(tmp_path, tiny_ckpt, capsys):
+    require("ffmpeg")
     video = _make_video(tmp_path / "clip.avi", 5, 192, 128)
     summary = run_stream_demo(frames=4, model=tiny_ckpt, source=str(video))
     out = capsys.readouterr().out
@@ -23,13 +22,12 @@ def test_demo_streams_key_and_delta_frames_measures_and_compares(tmp_path, tiny_
     assert 0 < summary["mean_psnr_db"] < 100 and summary["intra_kbit_s"] > 0 and summary["jpeg_kbit_s"] > 0
     assert f"({summary['key_frames']} key, {summary['delta_frames']} delta)" in out
     assert "edgecodec intra (every frame a key frame, quality 50)" in out and "JPEG at the same PSNR" in out
-    if HAS_FFMPEG:
-        assert summary["x264"]["kbit_s"] > 0 and "x264 veryfast zerolatency g=20 at the same PSNR" in out
+    assert summary["x264"]["kbit_s"] > 0 and "x264 veryfast zerolatency g=20 at the same PSNR" in out
     assert "frames stored: 4 of 4" in out and "#token=ecb_" in out
 
 
-@pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg is not installed (make system-deps)")
 def test_x264_is_searched_to_the_target_psnr():
+    require("ffmpeg")
     yy, xx = np.mgrid[0:64, 0:96]
     scene = np.stack([xx * 2, yy * 3, xx + yy], axis=2).astype(np.uint8)  # smooth: 4:2:0 loses little
     frames = [scene + np.random.default_rng(i).integers(0, 16, scene.shape, dtype=np.uint8) for i in range(3)]

@@ -1,12 +1,12 @@
 """What the profiles generate, as data: capture pipelines (with software fallback), device.toml, unit, facts."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from system_tools import require
 from devices_harness import DEVICES, JETSON_PROFILES, PROFILES
 
 from edgecodec.edge.config import DaemonConfig
@@ -136,9 +136,9 @@ def test_unit_refuses_paths_systemd_would_split(token_file):
         systemd_unit(cfg.model_copy(update={"device": None}), Path("/opt/v"), Path("/etc/d.toml"))
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_accepts_the_unit(token_file, tmp_path):
     """systemd-analyze verify: every key known, every value parsed, ExecStart executable."""
+    require("systemd-analyze", "systemd")
     venv = Path(sys.executable).parent.parent  # the test's venv: its bin/edgecodec exists
     cfg = _template("orin-nano-8gb", token_file)
     unit = tmp_path / "edgecodec-daemon.service"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from system_tools import require
 
 from edgecodec.cli.main import main
 
@@ -27,8 +27,8 @@ ARGS = ["--fps", FPS, "--start", START, "--model", "dkic-tiny", "--qualities", 3
 
 @pytest.fixture(scope="module")
 def ffmpeg_installed() -> None:
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        pytest.fail("ffmpeg is not installed: run `make system-deps` (Debian package ffmpeg)")
+    require("ffmpeg")
+    require("ffprobe", "ffmpeg")
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@ stream of key and delta frames."""
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from system_tools import require
 
 from edgecodec.codec import bitstream
 from edgecodec.codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
@@ -33,9 +33,7 @@ def nats_url(tmp_path, monkeypatch, nats_tls) -> Iterator[str]:
     """A nats-server configured as docs/server.md says: TLS only, and JetStream in an account whose
     one user needs a password. The URL names the user; $EDGECODEC_NATS_PASSWORD_FILE names the
     password file and $SSL_CERT_FILE the CA, here and in the servers and workers the tests start."""
-    binary = shutil.which("nats-server")
-    if binary is None:
-        pytest.fail("nats-server is not installed: run `make system-deps` (Debian package nats-server)")
+    binary = require("nats-server")
     ca, cert, key = nats_tls
     port, password = free_port(), secrets.token_hex(16)
     (tmp_path / "nats-password").write_text(password + "\n")

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 import pytest
+from system_tools import require
 
 from browser import Browser
 from conftest import KEY_SEQ
@@ -26,10 +27,7 @@ PLAYER_H = 360  # the rows the player asks for (the test frames are smaller: sen
 
 @pytest.fixture(scope="module")
 def chromium():
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.fail("chromium is not installed: run `make system-deps` (Debian package chromium)")
-    return binary
+    return shutil.which("chromium-browser") or require("chromium")
 
 
 def dump_dom(chromium: str, url: str, profile) -> str:
