@@ -7,7 +7,7 @@ import pytest
 from app_client import app_client, run
 from edgecodec.common.protocol import MAX_SEQ
 from edgecodec.server.tokens import TokenStore
-from test_read_api import auth, frame, upload
+from test_read_api import auth, camera_and_viewer, frame, upload_all
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 T0 = 1_700_000_000_000_000
@@ -21,15 +21,13 @@ def settings(request) -> dict:
 
 
 def test_pages_cover_the_window_once_in_seq_order(tmp_path, tiny_ckpt, settings):
-    store = TokenStore(tmp_path)
-    device, viewer = store.add("cam1"), store.add("alice", "viewer")
+    device, viewer = camera_and_viewer(tmp_path)
     body = frame(tiny_ckpt, 0)
     window = f"since={(T0 + 1_000_000) / 1e6}&until={(T0 + 9_000_000) / 1e6}"  # captured at 1..8 s: 8 frames
 
     async def go():
         async with app_client(tmp_path, **settings) as (client, _):
-            for seq, seconds in enumerate(CAPTURE_S):
-                assert (await upload(client, device, seq, body, T0 + seconds * 1_000_000)).status == 201
+            await upload_all(client, device, body, [T0 + seconds * 1_000_000 for seconds in CAPTURE_S])
             whole = await (await client.get(f"{URL}?{window}", headers=auth(viewer))).json()
             pages, after = [], ""
             while after is not None:
@@ -46,14 +44,12 @@ def test_pages_cover_the_window_once_in_seq_order(tmp_path, tiny_ckpt, settings)
 
 
 def test_a_page_cut_short_says_so_and_the_last_page_does_not(tmp_path, tiny_ckpt):
-    store = TokenStore(tmp_path)
-    device, viewer = store.add("cam1"), store.add("alice", "viewer")
+    device, viewer = camera_and_viewer(tmp_path)
     body = frame(tiny_ckpt, 0)
 
     async def go():
         async with app_client(tmp_path) as (client, _):
-            for seq in range(5):
-                assert (await upload(client, device, seq, body, T0 + seq)).status == 201
+            await upload_all(client, device, body, [T0 + seq for seq in range(5)])
             answers = []
             for query in ("limit=2", "limit=2&after=1", "limit=2&after=3", "after=4", f"after={MAX_SEQ}"):
                 answers.append(await (await client.get(f"{URL}?{query}", headers=auth(viewer))).json())

@@ -29,15 +29,25 @@ def upload(client, token: str, seq: int, body: bytes, capture_us: int):
                        headers={**auth(token), "X-Edgecodec-Capture-Us": str(capture_us)})
 
 
+def camera_and_viewer(data) -> tuple[str, str]:
+    """(token of device cam1, token of viewer alice) registered in ``data``."""
+    store = TokenStore(data)
+    return store.add("cam1"), store.add("alice", "viewer")
+
+
+async def upload_all(client, token: str, body: bytes, capture_us: list[int]) -> None:
+    """Upload ``body`` as frames 0, 1, ... of cam1 with these capture times; each must be stored (201)."""
+    for seq, capture in enumerate(capture_us):
+        assert (await upload(client, token, seq, body, capture)).status == 201
+
+
 def test_listings_filters_and_roles(tmp_path, tiny_ckpt):
-    store = TokenStore(tmp_path)
-    device, viewer = store.add("cam1"), store.add("alice", "viewer")
+    device, viewer = camera_and_viewer(tmp_path)
     body = frame(tiny_ckpt, 0)
 
     async def go():
         async with app_client(tmp_path) as (client, ctx):
-            for seq in range(5):
-                assert (await upload(client, device, seq, body, 1_700_000_000_000_000 + seq * 100_000)).status == 201
+            await upload_all(client, device, body, [1_700_000_000_000_000 + seq * 100_000 for seq in range(5)])
             assert (await client.get("/api/v1/devices", headers=auth(device))).status == 403
             assert (await client.get("/api/v1/devices")).status == 401
             devices = await (await client.get("/api/v1/devices", headers=auth(viewer))).json()
