@@ -121,16 +121,7 @@ def _check_fields(header: Header) -> None:
 
 def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, tuple[int, ...]]:
     """Validate the fixed header (not the CRC); returns (header, stream lengths)."""
-    if len(data) < 5 or bytes(data[:4]) != MAGIC:
-        raise BitstreamError("not an .ecb file (bad magic bytes)" if len(data) >= MIN_SIZE else
-                             f"not an .ecb file: {len(data)} bytes is shorter than the header")
-    version = data[4]
-    if version not in (1, VERSION):
-        raise BitstreamError(f"unsupported .ecb format version {version} (this decoder reads versions 1 and 2)")
-    size = HEADER_SIZE if version == VERSION else HEADER_SIZE_V1
-    if len(data) < size:
-        raise BitstreamError(f"not an .ecb file: {len(data)} bytes is shorter than the {size}-byte header")
-    header, lengths = _parse_v2(data) if version == VERSION else _parse_v1(data)
+    header, lengths, size = _fixed_header(data)
     if header.width * header.height > max_pixels:
         raise ImageTooLarge(f"image size {header.width}x{header.height} exceeds the decoder's limit "
                             f"({max_pixels} pixels)")
@@ -144,11 +135,22 @@ def peek_header(prefix: bytes) -> Header:
     """The fixed header of a file from its first HEADER_SIZE bytes (or all of a shorter file), checked
     field by field but not against the file's length or CRC: to index stored frames cheaply, whose
     full check (:func:`unpack`) comes when they are read."""
-    if len(prefix) < MIN_SIZE or bytes(prefix[:4]) != MAGIC or prefix[4] not in (1, VERSION):
-        raise BitstreamError("not an .ecb file header")
-    if prefix[4] == VERSION and len(prefix) < HEADER_SIZE:
-        raise BitstreamError(f"not an .ecb file: {len(prefix)} bytes is shorter than the header")
-    return (_parse_v2(prefix) if prefix[4] == VERSION else _parse_v1(prefix))[0]
+    return _fixed_header(prefix)[0]
+
+
+def _fixed_header(data: bytes) -> tuple[Header, tuple[int, ...], int]:
+    """(header, stream lengths, header size) of the magic, version and fixed fields at the start of ``data``."""
+    if len(data) < 5 or bytes(data[:4]) != MAGIC:
+        raise BitstreamError("not an .ecb file (bad magic bytes)" if len(data) >= MIN_SIZE else
+                             f"not an .ecb file: {len(data)} bytes is shorter than the header")
+    version = data[4]
+    if version not in (1, VERSION):
+        raise BitstreamError(f"unsupported .ecb format version {version} (this decoder reads versions 1 and 2)")
+    size = HEADER_SIZE if version == VERSION else HEADER_SIZE_V1
+    if len(data) < size:
+        raise BitstreamError(f"not an .ecb file: {len(data)} bytes is shorter than the {size}-byte header")
+    header, lengths = _parse_v2(data) if version == VERSION else _parse_v1(data)
+    return header, lengths, size
 
 
 def _parse_v1(data: bytes) -> tuple[Header, tuple[int, ...]]:
