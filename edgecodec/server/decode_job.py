@@ -20,6 +20,7 @@ import signal
 import sys
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 from ..codec.bitstream import DEFAULT_MAX_PIXELS
 
@@ -81,11 +82,12 @@ def _verified(ecb_file: str, sha256: str) -> bytes:
     return data
 
 
-def _reference(data: bytes, sha256: str, max_pixels: int):
-    """The key frame's reference (latent), from the cache or an entropy decode that fills it."""
+def _reference(sha256: str, data: Callable[[], bytes], max_pixels: int):
+    """The key frame's reference (latent) from the cache, else an entropy decode of ``data()`` that fills it
+    (a cached key frame is neither read nor hashed again)."""
     ref = _references.get(sha256)
     if ref is None:
-        ref = _references[sha256] = _backend.reference(data, max_pixels)
+        ref = _references[sha256] = _backend.reference(data(), max_pixels)
         while sum(r.width * r.height for r in _references.values()) > REFERENCE_CACHE_PIXELS and len(_references) > 1:
             _references.popitem(last=False)
     _references.move_to_end(sha256)
@@ -105,10 +107,10 @@ def decode_to_png(ecb_file: str, png_file: str, sha256: str, ref: tuple[str, str
     data = _verified(ecb_file, sha256)
     with torch.inference_mode():
         if bitstream.read_header(data, max_pixels)[0].is_delta:
-            reference = _reference(_verified(*ref), ref[1], max_pixels) if ref is not None else None
+            reference = None if ref is None else _reference(ref[1], lambda: _verified(*ref), max_pixels)
             rgb = _backend.decode(data, reference, max_pixels)
         else:
-            rgb = _backend.decode_reference(_reference(data, sha256, max_pixels))
+            rgb = _backend.decode_reference(_reference(sha256, lambda: data, max_pixels))
     png = encode_png(rgb)
     make_dirs(Path(png_file).parent)
     write_durable(Path(png_file), png)
