@@ -186,6 +186,15 @@ class KvIndex:
                         key=lambda r: r.seq)
         return chosen[:limit]
 
+    async def latest(self, device_id: str) -> FrameRecord | None:
+        """The device's frame with the highest sequence number (from its summary's newest frames), or None."""
+        try:
+            entry = await self.devices_kv.get(key_of(device_id))
+            recent = json.loads(entry.value)["recent"]
+        except KeyNotFoundError:
+            return None
+        return await self.get(device_id, recent[0]["seq"]) if recent else None
+
     async def devices(self) -> list[dict]:
         cameras = []
         for key, value in sorted(await self._scan(f"{self.prefix}_devices", ">")):

@@ -93,9 +93,7 @@ async def get_latest_jpg(request: web.Request) -> web.Response:
     require_viewer(request, ctx.tokens)
     device_id = requested_device(request)
     height = _height(request)
-    camera = next((d for d in await ctx.index.devices() if d["device_id"] == device_id), None)
-    latest = camera and camera["latest"]
-    rec = latest and await ctx.index.get(device_id, latest["seq"])
+    rec = await ctx.index.latest(device_id)
     if rec is None:
         raise Refused(404, "not_found", f"no frames of {device_id}")
     return _jpeg(await _snapshot(request, ctx, rec, height), {**NO_STORE, "X-Edgecodec-Seq": str(rec.seq)})

@@ -80,6 +80,15 @@ class SqliteIndex:
     async def get(self, device_id: str, seq: int) -> FrameRecord | None:
         return await self._call(self._get, device_id, seq)
 
+    def _latest(self, device_id: str) -> FrameRecord | None:
+        row = self.db.execute(f"SELECT {COLUMNS} FROM frames WHERE device_id=? ORDER BY seq DESC LIMIT 1",
+                              (device_id,)).fetchone()
+        return FrameRecord(*row) if row else None
+
+    async def latest(self, device_id: str) -> FrameRecord | None:
+        """The device's frame with the highest sequence number, or None."""
+        return await self._call(self._latest, device_id)
+
     def _frames(self, device_id: str, since_us: int, until_us: int, limit: int, after: int) -> list[FrameRecord]:
         rows = self.db.execute(f"SELECT {COLUMNS} FROM frames WHERE device_id=? AND seq>? AND capture_us>=? "
                                "AND capture_us<? ORDER BY seq LIMIT ?",

@@ -60,6 +60,9 @@ def test_delta_frames_decode_from_their_key_frame_in_scaled_mode(tmp_path, nats_
             np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1],
                                           local[i])
         assert not any(f["reference_missing"] or f["decode_error"] for f in stored_frames(a.url, viewer))
+        latest = http("GET", f"{b.url}/api/v1/devices/cam1/latest.jpg", viewer)
+        assert latest[0] == 200 and latest == http("GET", f"{a.url}/api/v1/devices/cam1/frames/{KEY_SEQ + 3}.jpg",
+                                                   viewer)
 
 
 def record(seq: int, error: str | None = None) -> FrameRecord:
