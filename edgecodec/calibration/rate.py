@@ -37,10 +37,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..codec.bitstream import DELTA, KEY
+
 DEFAULT_GRID = tuple(float(q) for q in range(0, 101, 10))
 DEFAULT_PERCENTILE = 90.0
 DEFAULT_WINDOW_S = 5.0
-KEY, DELTA = 0, 1  # as codec.bitstream.KEY / DELTA (this module imports no codec)
 
 
 @dataclass

@@ -24,10 +24,11 @@ import cv2
 import numpy as np
 
 from ..common.protocol import HEALTH, frames_path
+from ..edge.config import DaemonConfig
 from ..quality import psnr_u8
 from . import demo_baselines
 
-KEY_INTERVAL_S = 60.0  # the daemon's default, for the long-run estimate
+KEY_INTERVAL_S = DaemonConfig.model_fields["key_interval_s"].default  # the daemon's, for the long-run estimate
 
 
 def run_stream_demo(frames: int = 30, model: str | None = None, quality: float = 50.0,
@@ -69,7 +70,8 @@ def run_stream_demo(frames: int = 30, model: str | None = None, quality: float =
 def _measure(base: str, viewer: str, video: Path, frames: int, fps: float) -> tuple[dict, list[np.ndarray]]:
     """The server's decodes against the captured frames (seq i is frame i: a fresh spool, no drops);
     (summary, the captured RGB frames)."""
-    from ..calibration.rate import DELTA, KEY, stream_row
+    from ..calibration.rate import stream_row
+    from ..codec.bitstream import DELTA, KEY
 
     listing = json.loads(_get(base + frames_path("demo-cam") + "?limit=10000", viewer))["frames"]
     cap = cv2.VideoCapture(str(video))

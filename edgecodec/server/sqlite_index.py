@@ -18,14 +18,13 @@ CREATE TABLE IF NOT EXISTS frames (
     device_id TEXT NOT NULL, seq INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
     path TEXT NOT NULL, capture_us INTEGER NOT NULL, received_us INTEGER NOT NULL, model_id TEXT NOT NULL,
     quality REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, decode_error TEXT,
-    kind TEXT NOT NULL DEFAULT 'key', ref_seq INTEGER,
     PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (device_id, capture_us);
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, frames INTEGER NOT NULL) WITHOUT ROWID;
 """
 COLUMNS = ", ".join(f.name for f in fields(FrameRecord))
 INDEX_FILE = "index.sqlite"
-ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'key'", "ref_seq": "INTEGER"}  # since delta frames: old files
+ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'key'", "ref_seq": "INTEGER"}  # since delta frames (old files too)
 
 
 def open_db(path: Path) -> sqlite3.Connection:
