@@ -26,6 +26,7 @@ from ..checkpoint import load_models, save_checkpoint
 from .. import codec
 from ..codec.models.conditional import ConditionalEntropy
 from ..codec.models.dkic import DKIC
+from ..codec.stream import StreamPolicy
 from ..edge.sources import SourcePlan
 from ..evaluation.runner import json_safe
 from ..imageio import write_atomic
@@ -145,15 +146,19 @@ def _stream(run: _Run, qualities: list[float], desc: str) -> list[sitestream.Cod
     """The clip streamed at each quality with the daemon's policy, decoded by the server's side."""
     o, images = run.opts, [f.image for f in run.clip]
     encoder, server = sitecurves.codecs(run.encoder, run.server, run.conditional)
-    policy = sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra)
+    policy = _policy(o)
     with _bar(len(images) * len(qualities), desc) as bar:
         return [sitestream.code_clip(encoder, server, images, q, policy, lambda: bar.update(1)) for q in qualities]
 
 
+def _policy(o: CalibrateOptions) -> StreamPolicy:
+    """The daemon's stream policy at the planned frame rate."""
+    return sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra)
+
+
 def _row(run: _Run, coded: sitestream.CodedClip) -> rate.RateRow:
     o = run.opts
-    key_interval = sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra).key_interval
-    return rate.stream_row(coded.quality, coded.sizes, coded.kinds, o.fps, key_interval, o.rate_window,
+    return rate.stream_row(coded.quality, coded.sizes, coded.kinds, o.fps, _policy(o).key_interval, o.rate_window,
                            o.rate_percentile, coded.mean_psnr)
 
 
