@@ -3,7 +3,8 @@
     Codec(model, encoder, decoder, conditional)
       .encode(image, quality)            -> a key frame (a still image)
       .decode(data, reference=None)      -> image (a delta frame needs its reference)
-      .reference(data)                   -> Reference: a key frame's latent (entropy decode only)
+      .reference(data, reference=None)   -> Reference: a frame's latent (entropy decode only); a delta
+                                            frame needs its own reference (chains: stream.py)
       .encode_key / .encode_delta        -> the stream encoder's steps (codec/stream.py)
 
 An image of any size is padded (edge replication) to a multiple of 64, coded, and
@@ -39,6 +40,7 @@ class ReferenceError(ValueError):
 
 
 ENCODER_ONLY = ("analysis.", "hyper_analysis.", "gain.log_gain")
+MAX_REFERENCE_DEPTH = 16  # delta frames between a decodable frame and its key frame, at most (bounds random access)
 INT8_PLAN = ("int8", "int8_keep_float")  # configuration fields that say how a model was trained, not what it decodes
 
 
@@ -92,7 +94,8 @@ def latent_shape(height: int, width: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Reference:
-    """A decoded key frame as delta frames use it. ``image``: its reconstruction (encoder side)."""
+    """A decoded frame as the delta frames that reference it use it. ``image``: its reconstruction
+    (encoder side); ``depth``: 0 for a key frame, else one more than its own reference's."""
 
     seq: int
     quality: float
@@ -101,6 +104,7 @@ class Reference:
     latent: Latent
     hash: bytes
     image: Tensor | None = None
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class DeltaResult:
     """An encoded delta frame and what the stream encoder decides with."""
 
     data: bytes
-    latent: Latent  # as every decoder will decode it
+    reference: Reference  # the frame as every decoder decodes its latent (its image: the encoder's estimate)
     skipped: float  # share of positions taken from the reference
     key_bytes: int  # what the frame would cost as a key frame (estimated from the intra parameters)
 
@@ -153,13 +157,14 @@ class Codec:
         x = self.model.reconstruct(ref.latent.y_hat, self._level(ref.quality), self.decoder)
         return tensor_to_image(x, ref.height, ref.width)
 
-    def reference(self, data: bytes, max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> Reference:
-        """A key frame's latent for decoding the delta frames that reference it (no synthesis)."""
-        header = bitstream.read_header(data, max_pixels)[0]
-        if header.is_delta:
-            raise ReferenceError(f"frame {header.seq} is a delta frame; only key frames are references")
-        header, latent = self.decode_latent(data, None, max_pixels)
-        return Reference(header.seq, header.quality, header.width, header.height, latent, latent_hash(latent))
+    def reference(self, data: bytes, reference: Reference | None = None,
+                  max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> Reference:
+        """A frame's latent for decoding the delta frames that reference it (no synthesis); a delta
+        frame needs its own reference."""
+        header, latent = self.decode_latent(data, reference, max_pixels)
+        depth = reference.depth + 1 if header.is_delta else 0
+        return Reference(header.seq, header.quality, header.width, header.height, latent, latent_hash(latent),
+                         depth=depth)
 
     def decode_latent(self, data: bytes, reference: Reference | None = None,
                       max_pixels: int = bitstream.DEFAULT_MAX_PIXELS) -> tuple[bitstream.Header, Latent]:
@@ -193,9 +198,13 @@ class Codec:
 
     def encode_delta(self, a: Analysed, seq: int, ref: Reference, bias: float = 1.0) -> DeltaResult:
         """A delta frame against ``ref`` (which must hold its image): skip where the rate-distortion
-        cost says so, conditional coding elsewhere."""
+        cost says so, conditional coding elsewhere. The result's ``reference`` lets later delta frames
+        reference this one (its image composed from the trial pass, for the encoder's decisions only)."""
         if (ref.width, ref.height, ref.quality) != (a.width, a.height, a.quality) or ref.image is None:
             raise ValueError("a delta frame needs a reference of its size and quality, with its image")
+        if ref.depth >= MAX_REFERENCE_DEPTH:
+            raise ValueError(f"a reference {ref.depth} delta frames from its key frame is too deep "
+                             f"(at most {MAX_REFERENCE_DEPTH})")
         none = torch.zeros(a.y.shape[2:], dtype=torch.bool, device=a.y.device)
         full = delta.encode(self.model, self.conditional, a.y, a.z, ref.latent, none)
         x_coded = self.model.reconstruct(full.latent.y_hat, self._level(a.quality), self.decoder)
@@ -207,8 +216,10 @@ class Codec:
         header = bitstream.Header(a.width, a.height, a.quality, self.delta_model_id, bitstream.DELTA, seq,
                                   ref.seq, ref.hash)
         key_bytes = bitstream.HEADER_SIZE + int((full.intra_y_bits + float(full.z_bits.sum())) / 8)
-        return DeltaResult(bitstream.pack(header, coded.streams), coded.latent, float(chosen.double().mean()),
-                           key_bytes)
+        image = torch.where(skip.expand_pixels(chosen), ref.image, x_coded)
+        made = Reference(seq, a.quality, a.width, a.height, coded.latent, latent_hash(coded.latent), image,
+                         ref.depth + 1)
+        return DeltaResult(bitstream.pack(header, coded.streams), made, float(chosen.double().mean()), key_bytes)
 
     def _level(self, quality: float) -> float:
         return quality_to_level(quality, self.model.config.quality_levels)
@@ -218,6 +229,9 @@ def _check_reference(header: bitstream.Header, ref: Reference | None) -> None:
     if ref is None:
         raise ReferenceError(f"frame {header.seq} is a delta frame: it needs its reference, frame "
                              f"{header.ref_seq}, which is missing")
+    if ref.depth >= MAX_REFERENCE_DEPTH:
+        raise ReferenceError(f"frame {header.seq} references frame {ref.seq}, which is {ref.depth} delta frames "
+                             f"from its key frame: at most {MAX_REFERENCE_DEPTH} are decoded")
     if ref.seq != header.ref_seq or ref.hash != header.ref_hash:
         raise ReferenceError(f"frame {header.seq} references frame {header.ref_seq} "
                              f"(latent {header.ref_hash.hex()}), not the given frame {ref.seq} ({ref.hash.hex()})")

@@ -89,9 +89,15 @@ def test_delta_frames_decode_exactly_across_backends(starter_model, starter_cond
         key, enc_ref = enc.encode_key(enc.analyse(image, quality), 10, keep_image=True)
         result = enc.encode_delta(enc.analyse(next_frame(image, n), quality), 11, enc_ref)
         dec_ref = dec.reference(key)
-        assert _same(dec.decode_latent(result.data, dec_ref)[1], result.latent), \
+        assert _same(dec.decode_latent(result.data, dec_ref)[1], result.reference.latent), \
             f"{path.name} q={quality}: delta {enc_name} -> {dec_name} desynchronised"
         _count_tools(result.data, tools)
+        if n % 3 == 0:  # a chain: the next delta frame references this one
+            chained = enc.encode_delta(enc.analyse(next_frame(next_frame(image, n), n + 1), quality), 12,
+                                       result.reference)
+            assert _same(dec.decode_latent(chained.data, dec.reference(result.data, dec_ref))[1],
+                         chained.reference.latent), f"{path.name} q={quality}: chained delta desynchronised"
+            _count_tools(chained.data, tools)
     assert all(tools.values()), f"a coding tool was never exercised: {tools}"
 
 
@@ -122,4 +128,4 @@ def test_a_cuda_decoder_reads_cpu_encoded_files_exactly(starter_model, starter_c
             assert torch.equal(decoded.y_hat.cpu(), ref.latent.y_hat), f"{path.name} q={quality}"
             result = cpu.encode_delta(cpu.analyse(next_frame(image), quality), 1, ref)
             delta = gpu.decode_latent(result.data, gpu.reference(key))[1]
-            assert torch.equal(delta.y_hat.cpu(), result.latent.y_hat), f"{path.name} q={quality} (delta)"
+            assert torch.equal(delta.y_hat.cpu(), result.reference.latent.y_hat), f"{path.name} q={quality} (delta)"

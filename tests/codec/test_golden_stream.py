@@ -55,7 +55,7 @@ def regenerate(model, image: np.ndarray) -> None:
     conditional = training.train(model, pairs, steps=40, lr=1e-2, batch=2, log_every=0, width=8)
     torch.save({"width": 8, "state": conditional.state_dict()}, CONDITIONAL)
     codec = Codec(model, conditional=load_conditional(model))
-    encoder = StreamEncoder(codec, QUALITY, StreamPolicy(scene_change=1.0))
+    encoder = StreamEncoder(codec, QUALITY, StreamPolicy(scene_change=1.0, chain=1))
     coded = [encoder.encode(f).data for f in frames]
     STREAM.write_bytes(bitstream.pack_stream(coded))
     decoder, latents = StreamDecoder(codec), {}

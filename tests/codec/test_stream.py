@@ -35,12 +35,22 @@ def kinds(frames) -> str:
 
 
 def test_first_frame_is_a_key_frame_then_delta_frames(tiny, scene):
-    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0))
+    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0, chain=1))
     frames = [enc.encode(next_frame(scene, s)) for s in range(4)]
     assert kinds(frames) == "KDDD"
     assert [f.seq for f in frames] == [0, 1, 2, 3]
     headers = [bitstream.unpack(f.data).header for f in frames]
     assert all(h.ref_seq == 0 and h.ref_hash == headers[1].ref_hash for h in headers[1:])
+
+
+def test_chains_reference_the_previous_frame_then_start_again_from_the_key_frame(tiny, scene):
+    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0, chain=3))
+    frames = [enc.encode(next_frame(scene, s)) for s in range(6)]
+    assert kinds(frames) == "KDDDDD"
+    assert [f.ref_seq for f in frames] == [None, 0, 1, 2, 0, 4]
+    assert [bitstream.unpack(f.data).header.ref_seq for f in frames[1:]] == [0, 1, 2, 0, 4]
+    enc.restart_chain()  # the previous frame was lost: the next one references the key frame
+    assert enc.encode(next_frame(scene, 6)).ref_seq == 0
 
 
 def test_key_interval_forced_key_quality_change_and_intra(tiny, scene):
@@ -85,7 +95,7 @@ def test_delta_frames_decode_close_to_the_frame_and_cheaper_than_key_frames(star
 
 
 def test_random_access_needs_only_the_key_frame(tiny, scene):
-    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0))
+    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0, chain=1))
     frames = [enc.encode(next_frame(scene, s)).data for s in range(5)]
     fresh = StreamDecoder(tiny)
     fresh.decode(frames[0])
@@ -96,9 +106,44 @@ def test_random_access_needs_only_the_key_frame(tiny, scene):
     assert np.array_equal(tiny.decode(frames[2], ref), expected[2])
 
 
+def test_a_chained_frame_needs_its_chain_back_to_the_key_frame_and_no_more(tiny, scene):
+    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0, chain=3))
+    frames = [enc.encode(next_frame(scene, s)).data for s in range(6)]  # K 1<-0 2<-1 3<-2 4<-0 5<-4
+    in_order = StreamDecoder(tiny)
+    expected = [in_order.decode(f) for f in frames]
+    key = tiny.reference(frames[0])
+    with pytest.raises(ReferenceError, match="references frame 2"):
+        tiny.decode(frames[3], key)
+    chain = tiny.reference(frames[2], tiny.reference(frames[1], key))
+    assert chain.depth == 2
+    assert np.array_equal(tiny.decode(frames[3], chain), expected[3])
+    assert np.array_equal(tiny.decode(frames[4], key), expected[4])  # a new chain: the key frame alone
+    fresh = StreamDecoder(tiny)
+    fresh.decode(frames[0])
+    fresh.decode(frames[4])
+    assert np.array_equal(fresh.decode(frames[5]), expected[5])
+
+
+def test_references_deeper_than_the_limit_are_refused(tiny, scene):
+    import dataclasses
+
+    from edgecodec.codec.facade import MAX_REFERENCE_DEPTH
+
+    enc = StreamEncoder(tiny, 50, StreamPolicy(scene_change=1.0, chain=2))
+    frames = [enc.encode(next_frame(scene, s)).data for s in range(3)]
+    ref = tiny.reference(frames[1], tiny.reference(frames[0]))
+    too_deep = dataclasses.replace(ref, depth=MAX_REFERENCE_DEPTH)
+    with pytest.raises(ReferenceError, match="at most"):
+        tiny.decode(frames[2], too_deep)
+    with pytest.raises(ValueError, match="chain"):
+        StreamPolicy(chain=MAX_REFERENCE_DEPTH + 1)
+    with pytest.raises(ValueError, match="chain"):
+        StreamPolicy(chain=0)
+
+
 def test_a_delta_frame_without_or_with_the_wrong_reference_is_refused(tiny, scene):
     enc = StreamEncoder(tiny, 50, StreamPolicy(key_interval=2, scene_change=1.0))
-    frames = [enc.encode(next_frame(scene, s)).data for s in range(4)]  # K D K D
+    frames = [enc.encode(next_frame(scene, s)).data for s in range(4)]  # K D K D, each D referencing its K
     with pytest.raises(ReferenceError, match="needs its reference"):
         tiny.decode(frames[1])
     with pytest.raises(ReferenceError, match="references frame 0"):
@@ -107,7 +152,7 @@ def test_a_delta_frame_without_or_with_the_wrong_reference_is_refused(tiny, scen
     with pytest.raises(ReferenceError):
         tiny.decode(frames[3], type(forged)(2, forged.quality, forged.width, forged.height, forged.latent,
                                             forged.hash))  # right number, another latent
-    with pytest.raises(ReferenceError, match="only key frames"):
+    with pytest.raises(ReferenceError, match="needs its reference"):
         tiny.reference(frames[1])
     dec = StreamDecoder(tiny)
     with pytest.raises(ReferenceError):

@@ -34,3 +34,8 @@ def decide(lmbda: float, sse_skip: Tensor, sse_code: Tensor, y_bits: Tensor, z_b
     weight = lmbda * 255.0 ** 2 / 3.0
     z_share = z_bits.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1) / (BLOCK * BLOCK)
     return weight * bias * sse_skip <= weight * sse_code + y_bits + z_share
+
+
+def expand_pixels(skip: Tensor) -> Tensor:
+    """(H/16, W/16) position map -> (1, 1, H, W) pixel map."""
+    return skip.repeat_interleave(PIXELS, 0).repeat_interleave(PIXELS, 1)[None, None]
