@@ -1,7 +1,7 @@
 """The calibrated settings as the daemon's ``device.toml`` (only fields ``DaemonConfig`` defines).
 
 The file holds what calibration decides (``quality``, ``fps``, ``model`` when the encoder was
-adapted or given), what its rate table assumed (``key_interval_s``, ``scene_change``, ``intra``)
+adapted or given), what its rate table assumed (``key_interval_s``, ``scene_change``, ``chain``, ``intra``)
 and the ``source`` it measured; the site adds ``server``, ``device_id``,
 ``token_file`` and ``spool`` (or passes them as flags) before ``edgecodec daemon --config``.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..codec.bitstream import CHAIN, MAX_REFERENCE_DEPTH
 from .rate import DEFAULT_GRID, DEFAULT_PERCENTILE, DEFAULT_WINDOW_S
 
 EVAL_QUALITIES = (10.0, 30.0, 50.0, 70.0, 90.0)
@@ -30,6 +31,7 @@ class CalibrateOptions:
     stream_frames: int = 30
     key_interval: float = 60.0  # the daemon's key_interval_s
     scene_change: float = 0.5
+    chain: int = CHAIN  # the daemon's chain
     intra: bool = False
     quality_grid: tuple[float, ...] = DEFAULT_GRID
     eval_qualities: tuple[float, ...] = EVAL_QUALITIES
@@ -56,7 +58,9 @@ def validate(opts: CalibrateOptions) -> None:
               (_positive(opts.rate_window), f"--rate-window must be positive and finite, got {opts.rate_window:g}"),
               (opts.key_interval == 0 or _positive(opts.key_interval),
                f"--key-interval must be >= 0 and finite, got {opts.key_interval:g}"),
-              (0 < opts.scene_change <= 1, f"--scene-change must be in (0, 1], got {opts.scene_change:g}")]
+              (0 < opts.scene_change <= 1, f"--scene-change must be in (0, 1], got {opts.scene_change:g}"),
+              (1 <= opts.chain <= MAX_REFERENCE_DEPTH,
+               f"--chain must be in 1..{MAX_REFERENCE_DEPTH}, got {opts.chain}")]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)

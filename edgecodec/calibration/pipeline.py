@@ -153,7 +153,7 @@ def _stream(run: _Run, qualities: list[float], desc: str) -> list[sitestream.Cod
 
 def _policy(o: CalibrateOptions) -> StreamPolicy:
     """The daemon's stream policy at the planned frame rate."""
-    return sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra)
+    return sitestream.policy(o.key_interval, o.fps, o.scene_change, o.intra, o.chain)
 
 
 def _row(run: _Run, coded: sitestream.CodedClip) -> rate.RateRow:
@@ -182,7 +182,7 @@ def _rate(run: _Run) -> rate.RateChoice:
         "statistic": f"the larger of the mean and the {o.rate_percentile:g}th percentile of {o.rate_window:g}-s "
                      f"window averages of the stream's bitrate, over one key interval extended from the clip",
         "percentile": o.rate_percentile, "window_s": o.rate_window, "fps": o.fps, "budget_kbps": o.budget_kbps,
-        "key_interval_s": o.key_interval, "scene_change": o.scene_change, "intra": o.intra,
+        "key_interval_s": o.key_interval, "scene_change": o.scene_change, "chain": o.chain, "intra": o.intra,
         **choice.to_dict(), "measured_kbps": at_choice.required_kbps, "measured": asdict(at_choice),
         "max_fps_at_lowest_quality": rate.max_fps(table, o.budget_kbps, o.fps),
         "clip": {"frames": len(run.clip), "source_indices": [f.index for f in run.clip],
@@ -232,7 +232,7 @@ def _device_file(run: _Run, choice: rate.RateChoice) -> None:
         model = run.opts.model  # a configuration name, or None: the embedded model
     o = run.opts
     settings = {"source": o.source, "fps": float(o.fps), "quality": choice.quality, "key_interval_s": o.key_interval,
-                "scene_change": o.scene_change, "intra": o.intra, "model": model}
+                "scene_change": o.scene_change, "chain": o.chain, "intra": o.intra, "model": model}
     write_atomic(run.stage / "device.toml", devicefile.device_toml(settings, _now()).encode())
     run.result["device"] = {k: v for k, v in settings.items() if v is not None}
 

@@ -58,7 +58,8 @@ def _policy(rate: dict) -> str:
         return "Every frame a key frame (--intra)"
     every = f"every {rate['key_interval_s']:g} s" if rate["key_interval_s"] else "only at the start"
     return (f"Stream: a key frame {every} and on scene changes (share {rate['scene_change']:g}), delta frames "
-            f"between; measured on {rate['clip']['frames']} consecutive frames at {rate['fps']:g} frames/s")
+            f"between in chains of at most {rate['chain']}; measured on {rate['clip']['frames']} consecutive frames "
+            f"at {rate['fps']:g} frames/s")
 
 
 def _rd_section(r: dict) -> str:

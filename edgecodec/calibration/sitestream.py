@@ -35,9 +35,10 @@ class CodedClip:
         return float(np.mean(self.psnr))
 
 
-def policy(key_interval_s: float, fps: float, scene_change: float, intra: bool) -> StreamPolicy:
+def policy(key_interval_s: float, fps: float, scene_change: float, intra: bool, chain: int) -> StreamPolicy:
     """The daemon's policy at this frame rate (its key interval is capture time; here, frames)."""
-    return StreamPolicy(key_interval=round(key_interval_s * fps), scene_change=scene_change, intra=intra)
+    return StreamPolicy(key_interval=round(key_interval_s * fps), scene_change=scene_change, intra=intra,
+                        chain=chain)
 
 
 def code_clip(encoder: Codec, server: Codec, images: Sequence[np.ndarray], quality: float,

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the start and on scene changes)")
     p.add_argument("--scene-change", type=float, default=CalibrateOptions.scene_change,
                    help="the daemon's scene_change share (default 0.5)")
+    p.add_argument("--chain", type=int, default=CalibrateOptions.chain, metavar="N",
+                   help=f"the daemon's chain: delta frames from a frame back to its key frame, at most (default "
+                        f"{CalibrateOptions.chain})")
     p.add_argument("--intra", action="store_true", help="the daemon codes every frame as a key frame")
     p.add_argument("--quality-grid", type=float, nargs="+", default=list(DEFAULT_GRID),
                    help="qualities of the rate table (default 0 10 .. 100)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..codec.bitstream import CHAIN
 from ..runtime import BACKENDS
 from .configs import configure, report_valid
 from .logs import add_log_level, redacted_logging
@@ -26,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longest capture time between key frames (default 60; 0: start and scene changes only)")
     p.add_argument("--scene-change", type=float, metavar="SHARE",
                    help="code a key frame when a delta frame costs more than this share of one (default 0.5)")
+    p.add_argument("--chain", type=int, metavar="N",
+                   help=f"delta frames from a frame back to its key frame, at most: fewer bits for moving content, "
+                        f"a longer dependency for random access and after a loss (default {CHAIN}; 1: every delta "
+                        f"frame references its key frame)")
     p.add_argument("--intra", action="store_true", default=None, help="code every frame as a key frame")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--loop", action="store_true", default=None, help="restart a video file at its end")
@@ -41,7 +46,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     from ..edge.config import DaemonConfig
 
     fields = ("source", "server", "device_id", "token_file", "spool", "fps", "quality", "key_interval_s",
-              "scene_change", "intra", "max_frames", "loop", "model", "backend", "http_listen")
+              "scene_change", "chain", "intra", "max_frames", "loop", "model", "backend", "http_listen")
     cfg = configure(args, DaemonConfig, fields)
     _check_secrets(args, cfg.source)
     if args.validate_config:

@@ -42,6 +42,8 @@ MIN_SIZE = min(HEADER_SIZE, HEADER_SIZE_V1)
 MAX_SIDE = 1 << 16
 MAX_SEQ = (1 << 63) - 1
 DEFAULT_MAX_PIXELS = 1 << 24  # 16.7 MP; decoding memory grows linearly with it
+MAX_REFERENCE_DEPTH = 16  # delta frames between a decodable frame and its key frame, at most (bounds random access)
+CHAIN = 10  # the stream encoder's default chain length (codec/stream.py; here, configurations read it without torch)
 NO_HASH = bytes(8)
 
 

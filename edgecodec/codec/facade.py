@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import bitstream
+from .bitstream import MAX_REFERENCE_DEPTH
 from .models.conditional import ConditionalEntropy
 from .models.config import quality_to_level
 from .models.context import MEAN_UNIT
@@ -40,7 +41,6 @@ class ReferenceError(ValueError):
 
 
 ENCODER_ONLY = ("analysis.", "hyper_analysis.", "gain.log_gain")
-MAX_REFERENCE_DEPTH = 16  # delta frames between a decodable frame and its key frame, at most (bounds random access)
 INT8_PLAN = ("int8", "int8_keep_float")  # configuration fields that say how a model was trained, not what it decodes
 
 

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bitstream
-from .facade import MAX_REFERENCE_DEPTH, Analysed, Codec, Reference
-
-CHAIN = 10  # default chain length
+from .bitstream import CHAIN, MAX_REFERENCE_DEPTH
+from .facade import Analysed, Codec, Reference
 
 @dataclass(frozen=True)
 class StreamPolicy:

@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from ..codec.bitstream import DEFAULT_MAX_PIXELS, MAX_SIDE
+from ..codec.bitstream import CHAIN, DEFAULT_MAX_PIXELS, MAX_REFERENCE_DEPTH, MAX_SIDE
 from ..common.config import ConfigModel, ListenAddress
 from ..common.protocol import check_device_id
 from ..runtime import ENGINE_BACKENDS, Backend
@@ -31,6 +31,10 @@ class DaemonConfig(ConfigModel):
                                   "(0: only at the start, after a restart and on scene changes)")
     scene_change: float = Field(default=0.5, gt=0, le=1, description="a delta frame costing more than this share "
                                 "of the frame coded as a key frame is coded as a key frame instead")
+    chain: int = Field(default=CHAIN, ge=1, le=MAX_REFERENCE_DEPTH, description="delta frames from a frame back "
+                       "to its key frame, at most: each references the frame before it, which costs fewer bits for "
+                       "moving content, but a frame then needs more frames to decode (random access) and a lost "
+                       "frame breaks the rest of its chain (1: every delta frame references its key frame)")
     intra: bool = Field(default=False, description="code every frame as a key frame (no delta frames)")
     max_frames: Optional[int] = Field(default=None, ge=1, description="stop after capturing this many frames")
     loop: bool = Field(default=False, description="restart a video file at its end")

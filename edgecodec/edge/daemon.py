@@ -41,10 +41,10 @@ class InferenceStream:
         self.model_id = codec.model_id.hex()
         log.info("model %s (%s), backend %s, %s", codec.model.config.name, self.model_id, cfg.backend,
                  "every frame a key frame" if cfg.intra else
-                 f"delta frames (conditional model {'on' if codec.conditional else 'off'}), a key frame at least "
-                 f"every {cfg.key_interval_s:g} s")
+                 f"delta frames (conditional model {'on' if codec.conditional else 'off'}) in chains of at most "
+                 f"{cfg.chain}, a key frame at least every {cfg.key_interval_s:g} s")
         # the key interval is in capture time, kept by the encode role; the policy keeps scene changes
-        policy = StreamPolicy(key_interval=0, scene_change=cfg.scene_change, intra=cfg.intra)
+        policy = StreamPolicy(key_interval=0, scene_change=cfg.scene_change, intra=cfg.intra, chain=cfg.chain)
         self._stream, self._mode = StreamEncoder(codec, cfg.quality, policy), torch.inference_mode
 
     def encode(self, image, seq: int):
@@ -53,6 +53,9 @@ class InferenceStream:
 
     def force_key(self) -> None:
         self._stream.force_key()
+
+    def restart_chain(self) -> None:
+        self._stream.restart_chain()
 
 
 def run_daemon(cfg: DaemonConfig, stop: threading.Event | None = None) -> dict:

@@ -103,11 +103,14 @@ class Capture:
 
 
 class FrameCoder(Protocol):
-    """A stream encoder (codec.stream.StreamEncoder): key and delta frames against a held reference."""
+    """A stream encoder (codec.stream.StreamEncoder): key frames, and delta frames against the key frame
+    or the previous frame of their chain."""
 
     def encode(self, image: np.ndarray, seq: int) -> EncodedFrame: ...
 
     def force_key(self) -> None: ...
+
+    def restart_chain(self) -> None: ...
 
 
 class Encoder:
@@ -116,8 +119,10 @@ class Encoder:
 
     The stream starts with a key frame, and codes one again (``force_key``) at every (re)start of
     this role, every ``key_interval_s`` of capture time, when the key frame could not be spooled,
-    and when the spool evicted the key frame the stream references (``reference_evicted``): a
-    delta frame is never shipped against a key frame the server will not get.
+    and when the spool evicted the key frame the stream references (``reference_evicted``). A delta
+    frame may reference the previous delta frame (chains); when that frame could not be spooled, or
+    the spool evicted it, the next delta frame references the key frame (``restart_chain``): a
+    delta frame is never shipped against a frame the server will not get.
     A frame over the spool's pixel limit (the configuration's max_pixels) is dropped and counted
     before encoding, and so is one the spool has no room for (even after evicting)."""
 
@@ -131,14 +136,19 @@ class Encoder:
         self.oversized: set[tuple[int, int]] = set()
         self._key_us: int | None = None  # capture time of the referenced key frame
         self._key_seq: int | None = None
+        self._tail: int | None = None  # the spooled delta frame the next delta frame may reference
 
     def reference_evicted(self, seq: int) -> None:
-        """The spool evicted frame ``seq``: if it is the referenced key frame, the next frame is a key frame."""
+        """The spool evicted frame ``seq``: if it is the referenced key frame, the next frame is a key frame;
+        if it is the delta frame the chain continues from, the next delta frame references the key frame."""
         if seq == self._key_seq:
             self._key_us = self._key_seq = None
+        elif seq == self._tail:
+            self._tail = None
+            self.coder.restart_chain()
 
     def run(self) -> None:
-        self._key_us = self._key_seq = None  # a (re)started role does not trust the stream state
+        self._key_us = self._key_seq = self._tail = None  # a (re)started role does not trust the stream state
         while not self.abort.is_set():
             item = self.frames.get(timeout=0.2)
             if item is None:
@@ -170,13 +180,24 @@ class Encoder:
         key = frame.kind == bitstream.KEY
         self.metrics.count_encoded("key" if key else "delta", len(frame.data), frame.skipped)
         if key:
-            self._key_us, self._key_seq = capture_us, seq
+            self._key_us, self._key_seq, self._tail = capture_us, seq, None
         stored = self.spool.put(seq, capture_us, frame.data)
-        if not stored and key:  # the reference would never reach the server
+        if not key:
+            self._chain_after(frame, stored)
+        elif not stored:  # the reference would never reach the server
             self._key_us = self._key_seq = None
         (self.metrics.spooled if stored else self.metrics.dropped).inc()
         self.metrics.spool_frames.set(len(self.spool))
         self.metrics.spool_bytes.set(self.spool.total_bytes)
+
+    def _chain_after(self, frame: EncodedFrame, stored: bool) -> None:
+        """The chain continues from a spooled delta frame whose reference was not lost; one that was not
+        spooled is never referenced (the next delta frame references the key frame)."""
+        if not stored:
+            self._tail = None
+            self.coder.restart_chain()
+        elif frame.ref_seq in (self._tail, self._key_seq):  # else its put evicted its reference: handled there
+            self._tail = frame.seq
 
     def _key_due(self, capture_us: int) -> bool:
         """No spooled reference, or the key interval passed (or the clock stepped back)."""

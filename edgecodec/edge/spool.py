@@ -6,11 +6,17 @@ acknowledged durable storage, or when evicted to respect the size bound (counted
 A full disk (ENOSPC, EDQUOT) gets the same policy: the oldest frames are evicted to make room,
 and a new frame is dropped when none is left; one warning per minute at most.
 
-Eviction takes whole groups: a key frame with the delta frames that reference it (or delta frames
-whose key frame already left), so a key frame never leaves while a delta frame that needs it stays:
+Eviction takes whole groups: a key frame with the delta frames that depend on it, directly or
+through a chain of delta frames (or such delta frames whose key frame already left), so no frame
+leaves while a delta frame that needs it stays:
 
-    spool:  K10 d11 d12 d13 | K14 d15 d16      full -> evict K10 d11 d12 d13 (oldest group)
-            ^ in flight: stays, the rest of its group goes
+    references (chain = 2):  K10 ◄─ d11 ◄─ d12   K10 ◄─ d13   K14 ◄─ d15 ◄─ d16
+    spool, by group:         K10 d11 d12 d13 | K14 d15 d16      full -> evict K10 d11 d12 d13 (oldest group)
+                             ^ in flight: stays, the rest of its group goes
+
+A delta frame's header names its reference (its key frame or the frame before it); its group is
+that reference's group when the spool knows the reference (spooled, or the last frame put), else
+the reference's sequence number (the frames before it were uploaded).
 """
 from __future__ import annotations
 
@@ -83,14 +89,14 @@ class SpooledFrame:
     group: int
 
 
-def frame_group(seq: int, prefix: bytes) -> int:
-    """The group of frame ``seq`` from its first bytes: its reference for a delta frame, else itself
-    (also for bytes that are not a valid header: read_valid removes such a file before upload)."""
+def frame_reference(prefix: bytes) -> int | None:
+    """The sequence number a delta frame references, from its first bytes; None for a key frame (and for
+    bytes that are not a valid header: read_valid removes such a file before upload)."""
     try:
         header = bitstream.peek_header(prefix)
     except bitstream.BitstreamError:
-        return seq
-    return header.ref_seq if header.is_delta else seq
+        return None
+    return header.ref_seq if header.is_delta else None
 
 
 def frame_name(seq: int, capture_us: int) -> str:
@@ -107,6 +113,7 @@ class Spool:
         self.max_bytes, self.max_pixels = max_bytes, max_pixels
         self._on_evict = on_evict or (lambda frame: None)
         self._frames: OrderedDict[int, SpooledFrame] = OrderedDict()
+        self._last: SpooledFrame | None = None  # the last frame put, which the next delta frame may reference
         self._bytes = 0
         self._in_flight: int | None = None
         self._cond = threading.Condition()
@@ -118,19 +125,28 @@ class Spool:
         self._scan()
 
     def _scan(self) -> None:
-        found = []
-        for p in self.folder.glob("*.ecb"):
-            m = _NAME.fullmatch(p.name)
-            if m:
-                with open(p, "rb") as f:
-                    prefix = f.read(bitstream.HEADER_SIZE)
-                seq = int(m[1])
-                found.append(SpooledFrame(seq, int(m[2]), p, p.stat().st_size, frame_group(seq, prefix)))
-        for frame in sorted(found, key=lambda f: f.seq):
-            self._frames[frame.seq] = frame
-            self._bytes += frame.size
+        """Read back a previous run's frames in sequence order, so a reference is known before its delta frames."""
+        found = sorted((int(m[1]), int(m[2]), p) for p in self.folder.glob("*.ecb") if (m := _NAME.fullmatch(p.name)))
+        for seq, capture_us, p in found:
+            with open(p, "rb") as f:
+                prefix = f.read(bitstream.HEADER_SIZE)
+            self._add(SpooledFrame(seq, capture_us, p, p.stat().st_size, self._group(seq, prefix)))
         if found:
             log.info("spool holds %d frame(s), %d bytes, from a previous run", len(found), self._bytes)
+
+    def _group(self, seq: int, prefix: bytes) -> int:
+        """Frame ``seq``'s group: its own for a key frame, its reference's for a delta frame (the reference's
+        sequence number when the spool does not know it)."""
+        ref = frame_reference(prefix)
+        if ref is None:
+            return seq
+        known = self._frames.get(ref) or (self._last if self._last and self._last.seq == ref else None)
+        return known.group if known else ref
+
+    def _add(self, frame: SpooledFrame) -> None:
+        self._frames[frame.seq] = frame
+        self._last = frame
+        self._bytes += frame.size
 
     def __len__(self) -> int:
         with self._cond:
@@ -156,8 +172,7 @@ class Spool:
         except NoRoom:
             return False
         with self._cond:
-            self._frames[seq] = SpooledFrame(seq, capture_us, path, len(data), frame_group(seq, data))
-            self._bytes += len(data)
+            self._add(SpooledFrame(seq, capture_us, path, len(data), self._group(seq, data)))
             self._cond.notify_all()
         return True
 

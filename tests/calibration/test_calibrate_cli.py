@@ -35,7 +35,7 @@ def run(site_clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("calibration") / "site"
     rc = main(calibrate_args(site_clip, out, "--frames", "6", "--budget-kbps", str(BUDGET), "--adapt",
                              "--adapt-steps", "3", "--quality-grid", "0", "25", "50", "75", "100",
-                             "--stream-frames", "8"))
+                             "--stream-frames", "8", "--chain", "3"))
     return out, rc
 
 
@@ -62,11 +62,12 @@ def test_device_toml_is_a_daemon_configuration(run, result, tmp_path):
     assert set(settings) <= set(DaemonConfig.model_fields)
     assert settings["quality"] == result["rate"]["quality"] and settings["fps"] == FPS
     assert (settings["key_interval_s"], settings["scene_change"], settings["intra"]) == (60.0, 0.5, False)
+    assert settings["chain"] == result["rate"]["chain"] == 3  # the policy the rate table was measured with
     (tmp_path / "token").write_text("t")
     config = DaemonConfig.model_validate(settings | {
         "server": "https://nvr.example", "device_id": "gate-1", "token_file": str(tmp_path / "token"),
         "spool": str(tmp_path / "spool")})
-    assert config.quality == result["rate"]["quality"]
+    assert (config.quality, config.chain) == (result["rate"]["quality"], 3)
     if result["adaptation"]["shipped"]:
         assert settings["model"] == str((run[0] / "encoder-adapted.pt").resolve())
     else:
@@ -95,7 +96,7 @@ def test_the_rate_table_streams_consecutive_frames(result):
 
 def test_the_report_puts_the_stream_next_to_x264(run, result):
     html = (run[0] / "report.html").read_text()
-    assert "edgecodec stream" in html and "against x264" in html
+    assert "edgecodec stream" in html and "against x264" in html and "in chains of at most 3" in html
     if result["x264"]["available"]:
         assert "x264 veryfast zerolatency g=20" in html and len(result["x264"]["points"]) == 6
     else:
@@ -183,6 +184,8 @@ def test_bad_input_is_one_line_and_writes_nothing(small_clip, tmp_path, cli, cha
     (["--rate-window", "0"], "--rate-window must be positive and finite"),
     (["--key-interval", "-1"], "--key-interval must be >= 0 and finite"),
     (["--scene-change", "1.5"], "--scene-change must be in (0, 1]"),
+    (["--chain", "0"], "--chain must be in 1..16, got 0"),
+    (["--chain", "17"], "--chain must be in 1..16, got 17"),
 ])
 def test_settings_no_calibration_can_use_are_refused(small_clip, tmp_path, cli, extra, needle):
     res = cli(*calibrate_args(small_clip, tmp_path / "out", "--frames", "2", "--budget-kbps", "100", *extra))

@@ -15,14 +15,14 @@ else:  # pragma: no cover
 
 
 def test_the_daemon_accepts_the_file_once_the_site_fields_are_added(tmp_path):
-    text = device_toml({"source": 'C:\\cam "1"', "fps": 10.0, "quality": 42.5, "model": None}, "now")
+    text = device_toml({"source": 'C:\\cam "1"', "fps": 10.0, "quality": 42.5, "chain": 3, "model": None}, "now")
     settings = tomllib.loads(text)
-    assert settings == {"source": 'C:\\cam "1"', "fps": 10.0, "quality": 42.5}
+    assert settings == {"source": 'C:\\cam "1"', "fps": 10.0, "quality": 42.5, "chain": 3}
     (tmp_path / "token").write_text("t")
     site = {"server": "https://nvr.example", "device_id": "gate-1", "token_file": str(tmp_path / "token"),
             "spool": str(tmp_path / "spool")}
     config = DaemonConfig.model_validate(settings | site)
-    assert (config.quality, config.fps) == (42.5, 10.0)
+    assert (config.quality, config.fps, config.chain) == (42.5, 10.0, 3)
 
 
 def test_unknown_settings_are_refused():

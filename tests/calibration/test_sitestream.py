@@ -7,8 +7,10 @@ import pytest
 from system_tools import require
 
 from edgecodec.calibration import sitestream
+from edgecodec.calibration.options import CalibrateOptions
 from edgecodec.calibration.rate import DELTA, KEY, stream_row
 from edgecodec.codec.facade import Codec
+from edgecodec.codec.stream import CHAIN, StreamPolicy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FPS = 10.0
@@ -23,10 +25,15 @@ def static_scene() -> list[np.ndarray]:
     return [frame.copy() for _ in range(6)]
 
 
+def test_the_policy_is_the_daemons_at_the_planned_frame_rate():
+    assert sitestream.policy(60, FPS, 0.5, False, 3) == StreamPolicy(key_interval=600, scene_change=0.5, chain=3)
+    assert CalibrateOptions.chain == StreamPolicy().chain  # calibration assumes the daemon's default
+
+
 def test_a_static_scene_streams_far_below_intra(model, static_scene):
     codec = Codec(model)
-    stream = sitestream.code_clip(codec, codec, static_scene, 90, sitestream.policy(60, FPS, 0.5, False))
-    intra = sitestream.code_clip(codec, codec, static_scene, 90, sitestream.policy(60, FPS, 0.5, True))
+    stream = sitestream.code_clip(codec, codec, static_scene, 90, sitestream.policy(60, FPS, 0.5, False, CHAIN))
+    intra = sitestream.code_clip(codec, codec, static_scene, 90, sitestream.policy(60, FPS, 0.5, True, CHAIN))
     assert stream.kinds == [KEY] + [DELTA] * 5 and intra.kinds == [KEY] * 6
     assert max(stream.sizes[1:]) < 0.2 * stream.sizes[0]  # a delta frame of an unchanged scene is nearly free
     assert stream.mean_psnr == pytest.approx(intra.mean_psnr, abs=0.5)

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from edgecodec.codec.stream import StreamPolicy
 from edgecodec.edge.config import DaemonConfig
 from edgecodec.common.config import build_config
 from edgecodec.edge.uploader import read_token
@@ -32,6 +33,15 @@ def test_flags_override_the_file(files):
     assert (cfg.quality, cfg.fps, cfg.device_id, cfg.source) == (75.0, None, "gate-2", "0")
 
 
+def test_the_chain_is_the_stream_encoders_unless_set_by_a_flag(files, cli):
+    _, good = files
+    assert build_config(DaemonConfig, good, {}).chain == StreamPolicy().chain
+    assert cli("daemon", "--config", good, "--chain", "1", "--validate-config").rc == 0
+    result = cli("daemon", "--config", good, "--chain", "17", "--validate-config")  # the flag reaches the check
+    assert result.rc == 1 and len(result.err_lines) == 1, result.err
+    assert "chain: Input should be less than or equal to 16" in result.err
+
+
 def test_validate_config_accepts_a_good_file(files, cli):
     _, good = files
     result = cli("daemon", "--config", good, "--validate-config")
@@ -44,6 +54,8 @@ def test_validate_config_accepts_a_good_file(files, cli):
     ('fps = "fast"\n', "fps"),
     ('http_listen = "9464"\n', "http_listen"),
     ("spool_max_bytes = 10\n", "spool_max_bytes"),
+    ("chain = 0\n", "chain: Input should be greater than or equal to 1"),
+    ("chain = 17\n", "chain: Input should be less than or equal to 16"),
     ('http_listen = "127.0.0.1:99999"\n', "http_listen: port 99999 of '127.0.0.1:99999' is out of range (0..65535)"),
 ])
 def test_validate_config_rejects_bad_values_in_one_line(files, cli, extra, needle):

@@ -7,6 +7,7 @@ import os
 import stat
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from edge_servers import crafted_stream_frame
 from edgecodec.checkpoint import from_checkpoint
 from edgecodec import codec
 from edgecodec.codec import bitstream
-from edgecodec.codec.stream import EncodedFrame
+from edgecodec.codec.stream import CHAIN, EncodedFrame
 from edgecodec.edge.daemon import _supervise
 from edgecodec.edge.metrics import DaemonMetrics
 from edgecodec.edge.roles import Capture, Encoder, FrameQueue
@@ -31,22 +32,37 @@ KEY_BYTES, DELTA_BYTES = 400, 40
 
 
 class FakeCoder:
-    """A stream encoder stand-in: a key frame first and after force_key(), then delta frames against it."""
+    """A stream encoder stand-in: a key frame first and after force_key(), then delta frames in chains of at
+    most ``chain``, each referencing the frame before it; a full chain and restart_chain() go back to the key
+    frame. ``big``: sequence numbers whose frames are larger than any spool."""
 
-    def __init__(self) -> None:
+    def __init__(self, chain: int = CHAIN, big: frozenset[int] = frozenset()) -> None:
+        self.chain, self.big = chain, big
         self.key: int | None = None
+        self.previous: int | None = None  # the delta frame the next one references
+        self.depth = 0  # of the previous frame
+        self.restarts = 0
         self.calls: list[tuple[tuple[int, ...], int, int]] = []
+        self.refs: list[int | None] = []
 
     def force_key(self) -> None:
-        self.key = None
+        self.key = self.previous = None
+
+    def restart_chain(self) -> None:
+        self.previous = None
+        self.restarts += 1
 
     def encode(self, image: np.ndarray, seq: int) -> EncodedFrame:
         delta = self.key is not None
+        ref = (self.key if self.previous is None else self.previous) if delta else None
+        depth = self.depth + 1 if self.previous is not None else 1
         self.key = self.key if delta else seq
+        self.previous, self.depth = (seq, depth) if delta and depth < self.chain else (None, 0)
         kind = bitstream.DELTA if delta else bitstream.KEY
         self.calls.append((image.shape, seq, kind))
-        data = crafted_stream_frame(seq, self.key if delta else None, DELTA_BYTES if delta else KEY_BYTES)
-        return EncodedFrame(data, seq, kind, 0.9 if delta else 0.0)
+        self.refs.append(ref)
+        payload = 1 << 21 if seq in self.big else DELTA_BYTES if delta else KEY_BYTES
+        return EncodedFrame(crafted_stream_frame(seq, ref, payload), seq, kind, 0.9 if delta else 0.0, ref)
 
 
 def run_encoder(tmp_path, capture_times: list[int], key_interval_s: float = 0.0, spool: Spool | None = None,
@@ -294,7 +310,10 @@ def test_a_key_frame_that_is_not_spooled_is_coded_again_so_no_delta_frame_lacks_
     assert kinds(coder) == "KKK" and len(spool) == 0 and metrics.snapshot()["dropped"] == 3
 
 
-def test_evicting_the_referenced_key_frame_makes_the_next_frame_a_key_frame(tmp_path):
+def run_evicting(tmp_path, make_coder: Callable[[Spool], FakeCoder], frames: int
+                 ) -> tuple[FakeCoder, Spool, list[int]]:
+    """Encode ``frames`` frames into a spool with room for a key frame and 3 delta frames, which tells the
+    encoder what it evicts (as the daemon wires them); returns the coder, the spool and the evicted frames."""
     key_size = len(crafted_stream_frame(0, None, KEY_BYTES))
     delta_size = len(crafted_stream_frame(1, 0, DELTA_BYTES))
     evicted: list[int] = []
@@ -305,18 +324,61 @@ def test_evicting_the_referenced_key_frame_makes_the_next_frame_a_key_frame(tmp_
         holder[0].reference_evicted(frame.seq)
 
     spool = Spool(tmp_path / "spool", key_size + 3 * delta_size, on_evict=on_evict)
-    metrics, done, coder = DaemonMetrics(), threading.Event(), FakeCoder()
-    frames = FrameQueue(16, drop=False, metrics=metrics)
-    holder.append(Encoder(coder, frames, spool, SequenceAllocator(tmp_path, block=1), metrics, done,
+    metrics, done, coder = DaemonMetrics(), threading.Event(), make_coder(spool)
+    queued = FrameQueue(frames + 1, drop=False, metrics=metrics)
+    holder.append(Encoder(coder, queued, spool, SequenceAllocator(tmp_path, block=1), metrics, done,
                           threading.Event()))
-    for t in range(7):
-        frames.put((t, FRAME), threading.Event())
+    for t in range(frames):
+        queued.put((t, FRAME), threading.Event())
     done.set()
     holder[0].run()
+    return coder, spool, evicted
+
+
+def spooled_groups(spool: Spool) -> dict[int, int]:
+    """Every spooled frame's group, by sequence number (taking them all)."""
+    groups = {}
+    while (frame := spool.take(0)) is not None:
+        groups[frame.seq] = frame.group
+        spool.remove(frame)
+    return groups
+
+
+def test_evicting_the_referenced_key_frame_makes_the_next_frame_a_key_frame(tmp_path):
+    coder, spool, evicted = run_evicting(tmp_path, lambda spool: FakeCoder(), 7)
     # K0 d1 d2 d3 fill it; d4 evicts the whole group (its key with it), so frame 5 is a key frame again
     assert kinds(coder) == "KddddKd" and evicted == [0, 1, 2, 3]
-    spooled = {}
-    while (frame := spool.take(0)) is not None:
-        spooled[frame.seq] = frame.group
-        spool.remove(frame)
-    assert spooled == {4: 0, 5: 5, 6: 5}  # d4 waits alone for a key frame the server may already have
+    assert coder.refs == [None, 0, 1, 2, 3, None, 5]
+    assert spooled_groups(spool) == {4: 0, 5: 5, 6: 5}  # d4 stays in the group of its chain's key frame
+
+
+def test_delta_frames_chain_back_to_their_key_frame_in_one_spool_group(tmp_path):
+    encoder, coder, _ = run_encoder(tmp_path, list(range(8)), coder=FakeCoder(chain=3))
+    assert kinds(coder) == "Kddddddd" and coder.refs == [None, 0, 1, 2, 0, 4, 5, 0] and coder.restarts == 0
+    assert spooled_groups(encoder.spool) == dict.fromkeys(range(8), 0)
+
+
+def test_a_delta_frame_that_is_not_spooled_is_never_referenced(tmp_path):
+    _, coder, metrics = run_encoder(tmp_path, list(range(5)), coder=FakeCoder(big=frozenset({2})))
+    # d2 is larger than the spool: dropped, so d3 references the key frame, and d4 d3 again
+    assert kinds(coder) == "Kdddd" and coder.refs == [None, 0, 1, 0, 3] and coder.restarts == 1
+    counts = metrics.snapshot()
+    assert (counts["spooled"], counts["dropped"]) == (4, 1)
+
+
+def test_evicting_the_delta_frame_the_chain_continues_from_restarts_the_chain(tmp_path):
+    class Uploading(FakeCoder):
+        """Before frame 4, the uploader takes K0: it stays, the rest of its group goes to make room for d4."""
+
+        def __init__(self, spool: Spool):
+            super().__init__()
+            self.spool = spool
+
+        def encode(self, image: np.ndarray, seq: int) -> EncodedFrame:
+            if seq == 4:
+                assert self.spool.take(0).seq == 0
+            return super().encode(image, seq)
+
+    coder, _, evicted = run_evicting(tmp_path, Uploading, 7)
+    assert evicted == [1, 2, 3] and coder.restarts == 1  # d3 was the chain's last frame: d1 and d2 were not
+    assert kinds(coder) == "Kdddddd" and coder.refs == [None, 0, 1, 2, 3, 0, 5]  # d5 references the key again

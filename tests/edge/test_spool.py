@@ -126,11 +126,22 @@ def test_spooled_frames_are_checked_against_the_configured_pixel_limit(tmp_path)
 
 
 def put_stream(spool: Spool, plan: str, start: int = 0) -> None:
-    """Spool frames by plan letter: K a key frame, d a delta frame against the last K."""
+    """Spool frames by plan letter: K a key frame, d a delta frame against the last K, c one against the
+    frame before it (a chain)."""
     key = None
     for seq, kind in enumerate(plan, start):
         key = seq if kind == "K" else key
-        assert spool.put(seq, seq, crafted_stream_frame(seq, None if kind == "K" else key))
+        ref = {"K": None, "d": key, "c": seq - 1}[kind]
+        assert spool.put(seq, seq, crafted_stream_frame(seq, ref))
+
+
+def groups(spool: Spool) -> dict[int, int]:
+    """Every spooled frame's group, by sequence number (uploading them all)."""
+    found = {}
+    while (frame := spool.take(0)) is not None:
+        found[frame.seq] = frame.group
+        spool.remove(frame)
+    return found
 
 
 def test_eviction_takes_the_oldest_group_whole_so_no_delta_frame_outlives_its_key(tmp_path, caplog):
@@ -166,3 +177,33 @@ def test_groups_are_read_back_from_the_frame_headers_after_a_restart(tmp_path):
     again.release(again.take(0))
     put_stream(again, "K", start=5)
     assert evicted == [0, 1, 2]
+
+
+def test_a_chained_stream_is_one_group_per_key_frame_also_after_a_restart(tmp_path):
+    put_stream(Spool(tmp_path / "a", 1 << 20), "KccdcKcc")  # d3 references K0 again: a new chain
+    rescanned = Spool(tmp_path / "a", 1 << 20)  # the rescan reads references before their delta frames
+    assert groups(rescanned) == {**dict.fromkeys(range(5), 0), **dict.fromkeys(range(5, 8), 5)}
+    spool = Spool(tmp_path / "b", 1 << 20)
+    put_stream(spool, "Kc")
+    assert groups(spool) == {0: 0, 1: 0}  # uploaded ...
+    put_stream(spool, "cc", start=2)  # ... yet c2 references c1, the last frame put
+    assert groups(spool) == {2: 0, 3: 0}
+
+
+def test_after_a_restart_a_delta_frame_whose_reference_was_uploaded_heads_its_own_group(tmp_path):
+    spool = Spool(tmp_path, 1 << 20)
+    put_stream(spool, "Kccc")
+    for _ in range(2):
+        spool.remove(spool.take(0))
+    assert groups(Spool(tmp_path, 1 << 20)) == {2: 1, 3: 1}  # c1 is not on this device any more
+
+
+def test_eviction_takes_a_chained_group_whole(tmp_path, caplog):
+    evicted = []
+    frame_size = len(crafted_stream_frame(1, 0))
+    spool = Spool(tmp_path, 6 * frame_size, on_evict=lambda f: evicted.append(f.seq))
+    put_stream(spool, "KcccKc")
+    put_stream(spool, "c", start=6)  # one over the bound: K0 and its whole chain go
+    assert evicted == [0, 1, 2, 3] and len(spool) == 3
+    assert "spool full (%d bytes): evicted the group of key frame 0 (4 frame(s), 0..3)" % (6 * frame_size) in [
+        r.getMessage() for r in caplog.records]
