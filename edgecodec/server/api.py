@@ -16,6 +16,7 @@ from .local_decoder import DecodeFailed
 from .page import PAGE
 from .query import parse_after, parse_limit, parse_window
 from .records import FrameRecord
+from .references import chains_missing
 
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 DISCONNECT_POLL_S = 0.25  # how often a waiting PNG request checks that its client is still there
@@ -39,8 +40,8 @@ async def list_frames(request: web.Request) -> web.Response:
         raise Refused(400, "bad_request", str(e)) from None
     frames = await ctx.index.frames(device_id, since, until, limit + 1, after=after)  # one more: was it cut?
     truncated, frames = len(frames) > limit, frames[:limit]
-    stored = await ctx.index.stored(device_id, [f.ref_seq for f in frames if f.kind == "delta"])
-    docs = [{**f.to_json(), "reference_missing": f.kind == "delta" and f.ref_seq not in stored} for f in frames]
+    missing = await chains_missing(ctx.index, device_id, frames)
+    docs = [{**f.to_json(), "reference_missing": f.seq in missing} for f in frames]
     return web.json_response({"device_id": device_id, "frames": docs, "truncated": truncated,
                               "next": frames[-1].seq if truncated else None})
 

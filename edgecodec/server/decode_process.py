@@ -58,7 +58,7 @@ class DecodeProcess:
     def _call(pool: ProcessPoolExecutor, fn: Callable, *args: Any) -> asyncio.Future:
         return asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    async def decode(self, ecb_file: str, png_file: str, sha256: str, ref: tuple[str, str] | None,
+    async def decode(self, ecb_file: str, png_file: str, sha256: str, chain: list[tuple[str, str]],
                      max_pixels: int) -> None:
         """decode_job.decode_to_png in this process; afterwards, replace it if it is worn out."""
         try:
@@ -66,7 +66,7 @@ class DecodeProcess:
         except BrokenProcessPool:  # not this frame's fault: the initializer failed (its error is logged)
             raise RuntimeError("the decode worker process did not start") from None
         try:
-            rss = await self._call(self._pool, decode_job.decode_and_measure, ecb_file, png_file, sha256, ref,
+            rss = await self._call(self._pool, decode_job.decode_and_measure, ecb_file, png_file, sha256, chain,
                                    max_pixels)
         except BrokenProcessPool:
             self._retire()

@@ -25,7 +25,7 @@ from .config import ServerConfig
 from .decode_process import DecodeProcess
 from .metrics import ServerMetrics
 from .records import FrameRecord
-from .references import reference_of
+from .references import chain_files, references_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.decode")
@@ -206,12 +206,11 @@ class LocalDecoder:
 
     async def _decode(self, rec: FrameRecord, process: DecodeProcess) -> None:
         try:
-            ref = await reference_of(self.index, rec)
-            ref_args = None if ref is None else (str(self.store.ecb_file(ref.path)), ref.sha256)
-            args = (str(self.store.ecb_file(rec.path)), str(self.store.png_file(rec.path)), rec.sha256, ref_args,
+            chain = chain_files(self.store, await references_of(self.index, rec))
+            args = (str(self.store.ecb_file(rec.path)), str(self.store.png_file(rec.path)), rec.sha256, chain,
                     self.cfg.max_pixels)
             await self._run(rec, process, args)
-        except Refused:  # the reference has not arrived: not this frame's failure, nothing recorded
+        except Refused:  # a reference has not arrived: not this frame's failure, nothing recorded
             self.metrics.reference_missing.inc()
             raise
         except ValueError as e:

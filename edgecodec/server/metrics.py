@@ -17,9 +17,9 @@ class ServerMetrics:
         self.rejected = Counter("edgecodec_server_requests_rejected", "refused requests", ["reason"], registry=r)
         self.decoded = Counter("edgecodec_server_frames_decoded", "frames decoded to PNG", registry=r)
         self.decode_failed = Counter("edgecodec_server_decode_failures", "frames that failed to decode", registry=r)
-        self.reference_missing = Counter("edgecodec_server_reference_missing", "decodes of delta frames whose key "
-                                         "frame has not arrived (answered 424, not recorded as failures)",
-                                         registry=r)
+        self.reference_missing = Counter("edgecodec_server_reference_missing", "decodes of delta frames missing a "
+                                         "frame of their chain back to their key frame (answered 424, not recorded "
+                                         "as failures)", registry=r)
         self.decode_skipped = Counter("edgecodec_server_decode_skipped", "arrivals not decoded (queue full)",
                                       registry=r)
         self.decode_cancelled = Counter("edgecodec_server_decode_cancelled", "PNG requests' decodes dropped before "

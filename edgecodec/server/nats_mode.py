@@ -27,7 +27,7 @@ from .config import ServerConfig
 from .local_decoder import DecodeFailed, decode_unavailable
 from .metrics import ServerMetrics
 from .records import WINDOW, FrameRecord, camera_stats
-from .references import BadReference, reference_of
+from .references import BadReference, references_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.nats")
@@ -150,11 +150,11 @@ class KvIndex:
             log.error("index entry ignored: %s", message_line(e))
             return None
 
-    async def stored(self, device_id: str, seqs: list[int]) -> set[int]:
-        """Which of ``seqs`` the device has stored."""
+    async def get_many(self, device_id: str, seqs: list[int]) -> dict[int, FrameRecord]:
+        """The device's stored frames among ``seqs``, by seq."""
         unique = sorted(set(seqs))
         found = await asyncio.gather(*(self.get(device_id, seq) for seq in unique))
-        return {seq for seq, rec in zip(unique, found) if rec is not None}
+        return {seq: rec for seq, rec in zip(unique, found) if rec is not None}
 
     async def _scan(self, bucket: str, pattern: str) -> list[tuple[str, bytes]]:
         """(key, current value) of the bucket's keys matching ``pattern``, walking its stream.
@@ -254,7 +254,7 @@ class NatsDecoder:
         if png_file.exists():
             return png_file.read_bytes()
         try:
-            await reference_of(self.index, rec)  # a missing or bad reference is answered here, not by a worker
+            await references_of(self.index, rec)  # a missing or bad reference is answered here, not by a worker
         except Refused:
             self.metrics.reference_missing.inc()
             raise

@@ -22,7 +22,7 @@ from ..errors import message_line
 from . import decode_job
 from .auth import Refused
 from .nats_mode import KvIndex, jetstream, key_of
-from .references import reference_of
+from .references import chain_files, references_of
 from .storage import FrameStore
 
 log = logging.getLogger("edgecodec.worker")
@@ -124,12 +124,11 @@ async def handle(index: KvIndex, store: FrameStore, device_id: str, seq: int,
     if png_file.exists():
         return outcome()
     try:
-        ref = await reference_of(index, rec)
-        ref_args = None if ref is None else (str(store.ecb_file(ref.path)), ref.sha256)
+        chain = chain_files(store, await references_of(index, rec))
         await asyncio.get_running_loop().run_in_executor(
-            None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256, ref_args,
+            None, decode_job.decode_to_png, str(store.ecb_file(rec.path)), str(png_file), rec.sha256, chain,
             max_pixels)
-    except Refused as e:  # the key frame has not arrived: not recorded, a later request tries again
+    except Refused as e:  # a reference has not arrived: not recorded, a later request tries again
         return outcome(e.message)
     except ValueError as e:
         log.warning("frame %s/%d does not decode: %s", device_id, seq, message_line(e))

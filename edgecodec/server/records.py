@@ -26,7 +26,7 @@ class FrameRecord:
     width: int
     height: int
     decode_error: str | None = None
-    kind: str = "key"  # or "delta": decoded against the key frame ref_seq of the same device
+    kind: str = "key"  # or "delta": decoded against frame ref_seq of the same device (a key or delta frame)
     ref_seq: int | None = None
 
     @classmethod

@@ -99,18 +99,18 @@ class SqliteIndex:
         """The first ``limit`` frames captured in [since, until) whose seq is above ``after``, in sequence order."""
         return await self._call(self._frames, device_id, since_us, until_us, limit, after)
 
-    def _stored(self, device_id: str, seqs: list[int]) -> set[int]:
-        found: set[int] = set()
+    def _get_many(self, device_id: str, seqs: list[int]) -> dict[int, FrameRecord]:
+        found: dict[int, FrameRecord] = {}
         for i in range(0, len(seqs), 500):
             chunk = seqs[i:i + 500]
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT seq FROM frames WHERE device_id=? AND seq IN ({', '.join('?' * len(chunk))})",
-                (device_id, *chunk)))
+            rows = self.db.execute(f"SELECT {COLUMNS} FROM frames WHERE device_id=? AND seq IN "
+                                   f"({', '.join('?' * len(chunk))})", (device_id, *chunk))
+            found.update((rec.seq, rec) for rec in (FrameRecord(*r) for r in rows))
         return found
 
-    async def stored(self, device_id: str, seqs: list[int]) -> set[int]:
-        """Which of ``seqs`` the device has stored."""
-        return await self._call(self._stored, device_id, sorted(set(seqs)))
+    async def get_many(self, device_id: str, seqs: list[int]) -> dict[int, FrameRecord]:
+        """The device's stored frames among ``seqs``, by seq."""
+        return await self._call(self._get_many, device_id, sorted(set(seqs)))
 
     def _paths(self, device_id: str, first: int, last: int) -> dict[int, str]:
         rows = self.db.execute("SELECT seq, path FROM frames WHERE device_id=? AND seq BETWEEN ? AND ?",

@@ -1,5 +1,5 @@
 """Fixtures of the server tests: a real nats-server for scaled mode (TLS and authentication on), and a
-stream of key and delta frames."""
+streams of key and delta frames."""
 from __future__ import annotations
 
 import secrets
@@ -19,7 +19,8 @@ from edgecodec.server.nats_mode import PASSWORD_FILE_ENV
 from harness import ENV, free_port
 from test_tls import make_ca_and_cert
 
-KEY_SEQ = 10  # the stream fixture's key frame
+KEY_SEQ = 10  # the stream fixtures' key frame
+CHAINED_REFS = [None, 10, 11, 12, 10, 14, 15, 10]  # the chained fixture's references: 10 <- 11 <- 12 <- 13, ...
 
 
 @pytest.fixture(scope="session")
@@ -52,17 +53,33 @@ def nats_url(tmp_path, monkeypatch, nats_tls) -> Iterator[str]:
     proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def stream(tiny_ckpt, request) -> tuple[list[bytes], list[np.ndarray]]:
-    """A key frame (seq 10) and three delta frames (11..13) of a noisy static scene, and their local decodes."""
-    codec = load_codec(str(tiny_ckpt), "torch")
-    photo = read_image(str(request.config.rootpath / "tests" / "data" / "kodim15.png"))[:64, :96]
-    encoder = StreamEncoder(codec, 50, StreamPolicy(scene_change=1.0))
+def noisy_stream(ckpt: str, root: Path, policy: StreamPolicy, count: int) -> tuple[list, list[np.ndarray]]:
+    """``count`` frames (seq KEY_SEQ on) of a noisy static scene coded as a stream, and their local decodes."""
+    codec = load_codec(ckpt, "torch")
+    photo = read_image(str(root / "tests" / "data" / "kodim15.png"))[:64, :96]
+    encoder = StreamEncoder(codec, 50, policy)
     rng = np.random.default_rng(0)
     frames = []
-    for seq in range(KEY_SEQ, KEY_SEQ + 4):
+    for seq in range(KEY_SEQ, KEY_SEQ + count):
         noisy = np.clip(photo + rng.normal(0, 2.0, photo.shape), 0, 255).astype(np.uint8)
         frames.append(encoder.encode(noisy, seq))
-    assert [f.kind for f in frames] == [bitstream.KEY] + 3 * [bitstream.DELTA]
     decoder = StreamDecoder(codec)
-    return [f.data for f in frames], [decoder.decode(f.data) for f in frames]
+    return frames, [decoder.decode(f.data) for f in frames]
+
+
+@pytest.fixture(scope="session")
+def stream(tiny_ckpt, request) -> tuple[list[bytes], list[np.ndarray]]:
+    """A key frame (seq 10) and three delta frames (11..13) in one chain (each references the frame before
+    it: the default policy's), and their local decodes."""
+    frames, local = noisy_stream(tiny_ckpt, request.config.rootpath, StreamPolicy(scene_change=1.0), 4)
+    assert [f.kind for f in frames] == [bitstream.KEY] + 3 * [bitstream.DELTA]
+    assert [f.ref_seq for f in frames] == [None, KEY_SEQ, KEY_SEQ + 1, KEY_SEQ + 2]
+    return [f.data for f in frames], local
+
+
+@pytest.fixture(scope="session")
+def chained(tiny_ckpt, request) -> tuple[list[bytes], list[np.ndarray]]:
+    """A key frame (seq 10) and seven delta frames in chains of three (CHAINED_REFS), and their local decodes."""
+    frames, local = noisy_stream(tiny_ckpt, request.config.rootpath, StreamPolicy(scene_change=1.0, chain=3), 8)
+    assert [f.ref_seq for f in frames] == CHAINED_REFS
+    return [f.data for f in frames], local

@@ -43,25 +43,27 @@ def test_two_ingest_nodes_and_a_worker_share_one_index(tmp_path, nats_url, tiny_
         assert "model" in stored_frames(a.url, viewer)[4]["decode_error"]
 
 
-def test_delta_frames_decode_from_their_key_frame_in_scaled_mode(tmp_path, nats_url, tiny_ckpt, stream):
-    frames, local = stream
+def test_chained_delta_frames_decode_from_their_chain_in_scaled_mode(tmp_path, nats_url, tiny_ckpt, chained):
+    frames, local = chained  # 10 <- 11 <- 12 <- 13, 10 <- 14 <- 15 <- 16, 10 <- 17
     with scaled_site(tmp_path, nats_url, tiny_ckpt) as (a, b, device, viewer):
         post = lambda node, i: http("POST", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}", device,  # noqa
                                     frames[i])[0]
         png = lambda node, i: http("GET", f"{node.url}/api/v1/devices/cam1/frames/{KEY_SEQ + i}.png", viewer)  # noqa
-        assert post(a, 2) == 201  # before its key frame
-        status, body = png(b, 2)
-        assert status == 424 and json.loads(body)["reason"] == "reference_missing"
-        assert stored_frames(b.url, viewer)[0]["reference_missing"] is True
-        assert [post(b, 0), post(a, 1), post(b, 3)] == [201] * 3
-        for node, i in ((a, 3), (b, 2), (a, 0), (b, 1)):
+        assert [post(a, 3), post(b, 0), post(a, 2), post(b, 7)] == [201] * 4  # 11, a middle link, not yet
+        for node, i in ((b, 3), (a, 2)):
+            status, body = png(node, i)
+            assert status == 424 and json.loads(body)["reason"] == "reference_missing"
+            assert "frame 11, which it decodes from" in json.loads(body)["error"]
+        assert [f["seq"] for f in stored_frames(b.url, viewer) if f["reference_missing"]] == [KEY_SEQ + 2, KEY_SEQ + 3]
+        assert [post(b, 1), post(a, 6), post(b, 4), post(a, 5)] == [201] * 4
+        for node, i in ((a, 6), (b, 3), (a, 0), (b, 2), (a, 7), (b, 1), (a, 5), (b, 4)):
             status, body = png(node, i)
             assert status == 200, (body, (tmp_path / "worker.log").read_text()[-2000:])
             np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1],
                                           local[i])
         assert not any(f["reference_missing"] or f["decode_error"] for f in stored_frames(a.url, viewer))
         latest = http("GET", f"{b.url}/api/v1/devices/cam1/latest.jpg", viewer)
-        assert latest[0] == 200 and latest == http("GET", f"{a.url}/api/v1/devices/cam1/frames/{KEY_SEQ + 3}.jpg",
+        assert latest[0] == 200 and latest == http("GET", f"{a.url}/api/v1/devices/cam1/frames/{KEY_SEQ + 7}.jpg",
                                                    viewer)
 
 

@@ -157,7 +157,11 @@ def test_a_key_frame_lost_for_good_marks_its_group_and_the_next_group_decodes(si
         second = finish_daemon(start_daemon(daemon(site, server.url, "--max-frames", "1", "--fps", "0"), log), log)
         assert second["uploaded"] == 20 and second["rejected"] == 0
         frames = stored_frames(server.url, site["viewer"])
-        orphans = [f for f in frames if f["kind"] == "delta" and f["ref_seq"] == lost]
+        orphans, gone = [], {lost}  # the delta frames whose chain leads back to the lost key frame
+        for f in frames:
+            if f["kind"] == "delta" and f["ref_seq"] in gone:
+                orphans.append(f)
+                gone.add(f["seq"])
         later = [f for f in frames if f["seq"] > lost and f not in orphans]
         assert orphans and all(f["reference_missing"] and f["decode_error"] is None for f in orphans)
         assert later[0]["kind"] == "key" and not any(f["reference_missing"] for f in later)

@@ -1,5 +1,5 @@
 """The viewer page in headless Chromium (Debian's package): cameras, stats and the latest frame, and the
-player (play, scrub, key and delta frames, a missing key frame's placeholder, the bitrate chart)."""
+player (play, scrub, key and delta frames, a missing reference's placeholder, the bitrate chart)."""
 from __future__ import annotations
 
 import asyncio
@@ -139,7 +139,8 @@ def test_the_player_plays_scrubs_and_shows_a_missing_key_frame_as_a_placeholder(
     assert status == 200 and shown.shape == served.shape and np.abs(shown - served).max() <= 3  # the server's decode
     assert f"{server.url}/api/v1/devices/cam1/frames/12.jpg?h={PLAYER_H}" in requests
     assert missing["info"][:2] == ["delta", "14"] and not missing["picture"]
-    assert missing["placeholder"] == "frame 14 is a delta frame; its key frame 9 has not arrived"
+    assert missing["placeholder"] == ("frame 14 of cam1 is a delta frame and frame 9, which it decodes from, "
+                                      "has not arrived")  # the server's message
     assert not any(viewer in url for url in requests)  # the token travels in headers only
 
 
