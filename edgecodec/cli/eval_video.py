@@ -22,6 +22,7 @@ OUTPUT_FILES = ("rd_psnr.svg", "results.json")
 def register(sub: argparse._SubParsersAction) -> None:
     from ..evaluation.ffmpeg import DEFAULT_CRFS
     from ..evaluation.images import DEFAULT_QUALITIES
+    from ..codec.stream import CHAIN
     from ..evaluation.video import CODEC_NAMES
 
     p = sub.add_parser("eval-video", help="rate-distortion on video: edgecodec stream / intra, x264, x265, "
@@ -46,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="codecs to run (default: all)")
     p.add_argument("--key-interval", type=float, default=60.0, metavar="SECONDS",
                    help="edgecodec stream: longest time between key frames (default 60)")
+    p.add_argument("--chain", type=int, default=CHAIN, metavar="N",
+                   help=f"edgecodec stream: delta frames reference the frame before them in chains of at most N frames back to "
+                        f"the key frame (default {CHAIN}; 1: every delta frame references the key frame)")
     p.add_argument("--model", default=None, help="checkpoint path or configuration name (default: embedded)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="float transforms' runtime")
     p.add_argument("--threads", type=int, default=1,
@@ -83,7 +87,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         raise ValueError(f"--key-interval must be >= 0 seconds, got {args.key_interval:g}")
     _check_out(Path(args.out))
     return Plan(list(dict.fromkeys(args.codecs)), args.qualities, sorted(set(args.crf), reverse=True),
-                args.image_qualities, args.key_interval, args.threads)
+                args.image_qualities, args.key_interval, args.threads, args.chain)
 
 
 def _tools(codecs: list[str]) -> tuple[str, str] | None:
@@ -106,7 +110,7 @@ def _report(args: argparse.Namespace, clip: Clip, plan: Plan, codec: Codec | Non
     h, w = clip.size
     video = {"source": str(Path(args.video).resolve()), "start": args.start, "fps": clip.rate,
              "frames": len(clip.frames), "source_frames": clip.indices, "width": w, "height": h,
-             "cropped_to_even": clip.cropped, "key_interval_s": plan.key_interval_s}
+             "cropped_to_even": clip.cropped, "key_interval_s": plan.key_interval_s, "chain": plan.chain}
     return {"command": command_line(args), "wall_s": time.perf_counter() - start, "conventions": CONVENTIONS,
             "environment": env, "model": model, "video": video, "codecs": results, "bd": bd, "notes": notes}
 

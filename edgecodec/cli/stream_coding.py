@@ -13,6 +13,8 @@ log = logging.getLogger("edgecodec.stream")
 
 def stream_args(p: argparse.ArgumentParser) -> None:
     """The encode command's options for video inputs (.ecs outputs)."""
+    from ..codec.stream import CHAIN
+
     p.add_argument("--fps", type=float, default=None,
                    help="sample the source at this rate (default: every frame of the source)")
     p.add_argument("--frames", type=int, default=None, help="code at most this many frames")
@@ -21,6 +23,9 @@ def stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene-change", type=float, default=0.5, metavar="SHARE",
                    help="code a key frame when a delta frame would cost more than this share of the "
                         "frame coded in full (default 0.5)")
+    p.add_argument("--chain", type=int, default=CHAIN, metavar="N",
+                   help=f"delta frames reference the frame before them in chains of at most N frames back to "
+                        f"the key frame (default {CHAIN}; 1: every delta frame references the key frame)")
     p.add_argument("--intra", action="store_true", help="code every frame as a key frame")
 
 
@@ -41,7 +46,7 @@ def encode_stream(args: argparse.Namespace) -> int:
     frames = Frames(args.input, args.fps, args.frames, args.max_pixels)
     try:
         policy = StreamPolicy(key_interval=round(args.key_interval * frames.rate), scene_change=args.scene_change,
-                              intra=args.intra)
+                              intra=args.intra, chain=args.chain)
         encoder = StreamEncoder(load(args), args.quality, policy)
         coded = []
         try:

@@ -1,6 +1,6 @@
 """Rate-distortion evaluation on video from a fixed camera, every codec on the same frames.
 
-Codecs: edgecodec's stream (key frames every ``key_interval_s``, delta frames against the
+Codecs: edgecodec's stream (key frames every ``key_interval_s``, delta frames in chains back to the
 last key frame in between) and edgecodec intra (every frame a key frame); x264 / x265
 through ffmpeg (``ffmpeg.py``); JPEG and WebP per frame, through ``baselines`` as
 ``edgecodec eval`` codes them. Each codec is swept over its own setting for an R-D curve;
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..codec import bitstream
 from ..codec.facade import Codec as EcbCodec
+from ..codec.stream import CHAIN
 from ..quality import psnr_u8
 from . import ffmpeg
 from .baselines import load_baselines
@@ -115,13 +116,14 @@ class FrameCodec:
     description: str = ""
 
 
-def edgecodec_codecs(codec: EcbCodec, qualities: Sequence[float], key_interval: int) -> list[FrameCodec]:
-    """edgecodec's stream (a key frame at most every ``key_interval`` frames) and edgecodec intra."""
+def edgecodec_codecs(codec: EcbCodec, qualities: Sequence[float], key_interval: int, chain: int) -> list[FrameCodec]:
+    """edgecodec's stream (a key frame at most every ``key_interval`` frames, chains of ``chain``) and
+    edgecodec intra."""
     from ..codec.stream import StreamDecoder, StreamEncoder, StreamPolicy
 
     def starter(intra: bool) -> Callable[[float], tuple[FrameEncoder, FrameDecoder]]:
         def start(quality: float) -> tuple[FrameEncoder, FrameDecoder]:
-            enc = StreamEncoder(codec, quality, StreamPolicy(key_interval=key_interval, intra=intra))
+            enc = StreamEncoder(codec, quality, StreamPolicy(key_interval=key_interval, intra=intra, chain=chain))
 
             def encode(image: np.ndarray) -> tuple[bytes, int, float]:
                 f = enc.encode(image)
@@ -134,7 +136,8 @@ def edgecodec_codecs(codec: EcbCodec, qualities: Sequence[float], key_interval: 
     every = f"every {key_interval} frames at most" if key_interval else "at the start and on scene changes"
     settings = sorted(dict.fromkeys(float(q) for q in qualities))
     return [FrameCodec("edgecodec", "edgecodec stream", "quality", settings, starter(False),
-                       f"{model}, key frames {every}, delta frames against the last key frame"),
+                       f"{model}, key frames {every}, delta frames in chains of at most {chain} back to the "
+                       f"last key frame"),
             FrameCodec("edgecodec-intra", "edgecodec intra", "quality", settings, starter(True),
                        f"{model}, every frame a key frame")]
 
@@ -163,6 +166,7 @@ class Plan:
     image_qualities: Sequence[float] | None = None  # JPEG / WebP (None: baselines' own sweep)
     key_interval_s: float = 60.0
     threads: int = 1
+    chain: int = CHAIN
 
 
 def evaluate(clip: Clip, plan: Plan, codec: EcbCodec | None, tools: tuple[str, str] | None,
@@ -170,7 +174,8 @@ def evaluate(clip: Clip, plan: Plan, codec: EcbCodec | None, tools: tuple[str, s
     """Run every planned codec on the clip: (results by key, in CODEC_NAMES order; notices).
 
     ``progress`` (a tqdm bar, optional) is reset to the number of frames to code, then advanced."""
-    frame_codecs = edgecodec_codecs(codec, plan.qualities, round(plan.key_interval_s * clip.rate)) if codec else []
+    frame_codecs = (edgecodec_codecs(codec, plan.qualities, round(plan.key_interval_s * clip.rate), plan.chain)
+                    if codec else [])
     images, notices = image_codecs([k for k in IMAGE_KEYS if k in plan.codecs], plan.image_qualities, plan.threads)
     by_key = {c.key: c for c in frame_codecs + images}
     by_key.update({c.key: c for c in ffmpeg.video_codecs(clip.rate, plan.crfs)})

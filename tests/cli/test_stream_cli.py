@@ -56,7 +56,7 @@ def test_folder_to_stream_info_and_decode(cli, tmp_path, folder, tiny_ckpt):
     info = cli("info", ecs)
     frames = json.loads(info.out)["frame_info"]
     assert [f["kind"] for f in frames] == ["key"] + ["delta"] * 5
-    assert [f["seq"] for f in frames] == list(range(6)) and all(f["ref_seq"] == 0 for f in frames[1:])
+    assert [f["seq"] for f in frames] == list(range(6)) and [f["ref_seq"] for f in frames[1:]] == [0, 1, 2, 3, 4]
     assert json.loads(info.out)["bytes"] == ecs.stat().st_size
     out = tmp_path / "decoded"
     assert cli("decode", ecs, "-o", out, "--model", tiny_ckpt).rc == 0
@@ -66,6 +66,17 @@ def test_folder_to_stream_info_and_decode(cli, tmp_path, folder, tiny_ckpt):
     for i, data in enumerate(bitstream.unpack_stream(ecs.read_bytes())):
         written = cv2.imread(str(out / f"frame_{i:06d}.png"))[:, :, ::-1]
         assert np.array_equal(written, decoder.decode(data))
+
+
+def test_chain_option_sets_what_delta_frames_reference(cli, tmp_path, folder, tiny_ckpt):
+    ecs = tmp_path / "c.ecs"
+    assert cli("encode", folder, "-o", ecs, "--model", tiny_ckpt, "--scene-change", 1, "--chain", 2).rc == 0
+    frames = json.loads(cli("info", ecs).out)["frame_info"]
+    assert [f.get("ref_seq") for f in frames[1:]] == [0, 1, 0, 3, 0]
+    for bad in (0, 17):
+        res = cli("encode", folder, "-o", tmp_path / "bad.ecs", "--model", tiny_ckpt, "--chain", bad)
+        assert res.rc != 0 and "chain" in res.err and "Traceback" not in res.err
+        assert not (tmp_path / "bad.ecs").exists()
 
 
 def test_video_fps_frames_key_interval_and_intra(cli, tmp_path, video, tiny_ckpt):
