@@ -28,6 +28,7 @@ from . import bitstream
 from .bitstream import CHAIN, MAX_REFERENCE_DEPTH
 from .facade import Analysed, Codec, Reference
 
+
 @dataclass(frozen=True)
 class StreamPolicy:
     """When the stream encoder codes a key frame, and how eagerly it skips."""
